@@ -1,0 +1,52 @@
+// Process settings from environment variables (DESIGN.md §6), with documented defaults.
+// Administrator settings (banner, limits, login policy...) live in the store, not here.
+
+export interface ServerConfig {
+  dataDir: string;
+  bindHost: string;
+  pop3Port: number;
+  pop3sPort: number;
+  imapPort: number;
+  imapsPort: number;
+  /** Plain ports reached only by a TLS-terminating load balancer (0 = none). */
+  pop3LbTlsPort: number;
+  imapLbTlsPort: number;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  trustedProxies: string[];
+  siteName: string;
+  hostname: string;
+  demoPassword?: string;
+  /** Create the demo mailbox on first start. */
+  demo: boolean;
+  logLevel: string;
+}
+
+function port(env: NodeJS.ProcessEnv, name: string, def: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number (0-65535), got '${v}'`);
+  return n;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  return {
+    dataDir: env.DATA_DIR || './.data',
+    bindHost: env.BIND_HOST || '127.0.0.1',
+    pop3Port: port(env, 'POP3_PORT', 1110),
+    pop3sPort: port(env, 'POP3S_PORT', 1995),
+    imapPort: port(env, 'IMAP_PORT', 1143),
+    imapsPort: port(env, 'IMAPS_PORT', 1993),
+    pop3LbTlsPort: port(env, 'POP3_LB_TLS_PORT', 0),
+    imapLbTlsPort: port(env, 'IMAP_LB_TLS_PORT', 0),
+    tlsCertFile: env.TLS_CERT_FILE || undefined,
+    tlsKeyFile: env.TLS_KEY_FILE || undefined,
+    trustedProxies: (env.TRUSTED_PROXIES || '').split(',').map((s) => s.trim()).filter(Boolean),
+    siteName: env.SITE_NAME || 'local',
+    hostname: env.SERVER_HOSTNAME || 'localhost',
+    demoPassword: env.DEMO_PASSWORD || undefined,
+    demo: env.DEMO !== 'off',
+    logLevel: env.LOG_LEVEL || 'info',
+  };
+}

@@ -1,0 +1,56 @@
+// Streams a message (or its top) to the client as a dot-stuffed multi-line response,
+// reading the blob in chunks and waiting for the socket to drain (bounded memory, E38).
+// The +OK is sent only once the first bytes are in hand, so a message whose bytes are gone
+// (removed meanwhile by another session) gets -ERR and never another message's bytes.
+import type { Readable } from 'node:stream';
+import { DotStuffer, err, ok } from '../codec.js';
+import type { Pop3Session } from '../session.js';
+
+/** For TOP: send `headerSize` octets whole, then at most `bodyLines` lines. */
+export interface TopLimit {
+  headerSize: number;
+  bodyLines: number;
+}
+
+export async function sendMessage(s: Pop3Session, okText: string, source: Readable, limit?: TopLimit): Promise<void> {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let r: IteratorResult<Buffer>;
+  try {
+    r = await it.next();
+  } catch {
+    source.destroy();
+    return s.send(err('Message is no longer available.'));
+  }
+  const stuffer = new DotStuffer();
+  await s.send(ok(okText));
+  let headerLeft = limit ? limit.headerSize : Infinity;
+  let linesLeft = limit ? limit.bodyLines : Infinity;
+  try {
+    while (!r.done && !s.conn.closed) {
+      let chunk = r.value;
+      if (limit) {
+        const head = Math.min(headerLeft, chunk.length);
+        headerLeft -= head;
+        let at = head;
+        while (at < chunk.length && linesLeft > 0) {
+          const lf = chunk.indexOf(0x0a, at);
+          if (lf < 0) {
+            at = chunk.length;
+            break;
+          }
+          at = lf + 1;
+          linesLeft--;
+        }
+        if (linesLeft === 0) chunk = chunk.subarray(0, at);
+      }
+      if (chunk.length) await s.send(stuffer.push(chunk));
+      if (linesLeft === 0 && headerLeft === 0) break;
+      r = await it.next();
+    }
+  } finally {
+    // Once the response has started, a read error can only end the session (the caller
+    // rethrows into the session loop, which closes with -ERR).
+    source.destroy();
+  }
+  await s.send(stuffer.finish());
+}

@@ -1,0 +1,110 @@
+// Assembles a running mail access server: store, change bus, live settings, access policy,
+// TLS material and the protocol services. Used by `npm start` (main.ts) and by the tests,
+// which start it in-process on ephemeral ports.
+
+import { mkdir } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { Authenticator, type AuthOptions } from '../core/access/authenticator.js';
+import { ensureDemoMailbox } from '../core/admin/demo.js';
+import { LocalEventBus, type EventBus } from '../core/events/bus.js';
+import { withNotifications } from '../core/events/notifying-store.js';
+import { LiveSettings } from '../core/settings/live.js';
+import { openLocalStore } from '../core/store/local/index.js';
+import type { Store } from '../core/store/port.js';
+import type { ServerConfig } from './config.js';
+import { loadOrCreateCertificate } from './net/certificates.js';
+import type { ListenerSpec } from './net/types.js';
+import { POP3_REFUSAL, POP3_STOP_LINE, startPop3Session } from './pop3/index.js';
+import type { ProtocolLogEntry } from './pop3/session.js';
+import { startProtocolService, type ProtocolService } from './service.js';
+
+export interface RunningServer {
+  store: Store;
+  bus: EventBus;
+  settings: LiveSettings;
+  auth: Authenticator;
+  pop3: ProtocolService;
+  demo: { address: string; password: string; created: boolean } | null;
+  certificate: { generated: boolean; fingerprint256: string };
+  /** Bound addresses by name: pop3, pop3s (and imap, imaps). */
+  ports: Record<string, number>;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Overrides for the access policy (tests use short failure delays). */
+  auth?: Partial<AuthOptions>;
+  logger?: Logger;
+  /** Receives protocol log lines (default: the logger at info level). */
+  protocolLog?: (protocol: 'pop3' | 'imap4', entry: ProtocolLogEntry) => void;
+  /** An already-open store (tests); otherwise the local store under dataDir. */
+  store?: Store;
+}
+
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  await mkdir(config.dataDir, { recursive: true });
+  const baseStore = opts.store ?? (await openLocalStore(config.dataDir));
+  const bus = new LocalEventBus();
+  const store = withNotifications(baseStore, bus);
+  const settings = await LiveSettings.load(store, bus);
+  const auth = new Authenticator(store, opts.auth);
+  const cert = await loadOrCreateCertificate({
+    certFile: config.tlsCertFile,
+    keyFile: config.tlsKeyFile,
+    dataDir: config.dataDir,
+    hostname: config.hostname,
+  });
+  const tls = { cert: cert.cert, key: cert.key };
+  const demo = config.demo ? await ensureDemoMailbox(store, config.dataDir, config.demoPassword) : null;
+
+  const protocolLog =
+    opts.protocolLog ?? ((protocol: string, entry: ProtocolLogEntry) => log.info({ protocolLog: protocol, ...entry }, 'command'));
+  const sessionLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) =>
+    log[level](extra ?? {}, msg);
+
+  const pop3Listeners: ListenerSpec[] = [
+    { host: config.bindHost, port: config.pop3Port, kind: 'plain' },
+    { host: config.bindHost, port: config.pop3sPort, kind: 'tls' },
+  ];
+  if (config.pop3LbTlsPort) pop3Listeners.push({ host: config.bindHost, port: config.pop3LbTlsPort, kind: 'lb-tls' });
+
+  const pop3 = await startProtocolService({
+    protocol: 'pop3',
+    listeners: pop3Listeners,
+    settings,
+    tls,
+    trustedProxies: config.trustedProxies,
+    refusal: POP3_REFUSAL,
+    stopLine: POP3_STOP_LINE,
+    startSession: (conn, server) =>
+      startPop3Session(conn, server, {
+        store,
+        bus,
+        auth,
+        settings: () => settings.get('pop3'),
+        protocolLog: (e) => protocolLog('pop3', e),
+        log: sessionLog,
+      }),
+  });
+  const ports: Record<string, number> = {};
+  for (const a of pop3.server.addresses) ports[a.kind === 'plain' ? 'pop3' : a.kind === 'tls' ? 'pop3s' : 'pop3LbTls'] = a.port;
+
+  return {
+    store,
+    bus,
+    settings,
+    auth,
+    pop3,
+    demo,
+    certificate: { generated: cert.generated, fingerprint256: cert.fingerprint256 },
+    ports,
+    log,
+    async close() {
+      await pop3.close();
+      settings.close();
+      await baseStore.close();
+    },
+  };
+}
