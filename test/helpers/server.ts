@@ -30,7 +30,7 @@ export async function startTestServer(opts: StartOptions & { env?: Record<string
     ...opts.env,
   });
   const server = await startServer(config, {
-    auth: { baseDelayMs: 10, maxDelayMs: 40, ...opts.auth },
+    auth: { failureDelayBaseMs: 10, failureDelayMaxMs: 40, banThreshold: 1_000_000, accountFailureThreshold: 1_000_000, ...opts.auth },
     logger: opts.logger ?? pino({ level: 'silent' }),
     ...opts,
   });
