@@ -172,6 +172,7 @@ export type StoreErrorCode =
   | 'CONFLICT' // a conditional write lost (stale version)
   | 'NONEXISTENT' // folder gone
   | 'LIMIT' // a bound was hit (e.g. too many folders)
+  | 'INVALID' // malformed input (empty or ill-formed folder name, bad flag, bad blob key)
   | 'UNAVAILABLE'; // transient: throttled or backend down; safe to retry
 
 export interface Store {

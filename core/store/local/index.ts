@@ -1,0 +1,2 @@
+export { LocalStore, openLocalStore, type LocalStoreOptions } from './store.js';
+export { LocalBlobStore, validateBlobKey } from './blobs.js';

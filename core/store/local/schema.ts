@@ -1,0 +1,96 @@
+// SQLite schema of the local store. It mirrors the DynamoDB model of DESIGN §4: every read the
+// port makes is a primary-key lookup or a range on a key prefix.
+
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+-- Small counters and markers: 'schema_version', 'uid_validity' (last UIDVALIDITY handed out;
+-- global and only growing, so no folder, in any account, ever gets a value used before).
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS accounts (
+  id            TEXT PRIMARY KEY,
+  address       TEXT NOT NULL UNIQUE,   -- canonical (trimmed, lower-case); listAccounts walks this index
+  password_hash TEXT NOT NULL,
+  role          TEXT NOT NULL,
+  pop3          TEXT NOT NULL,          -- JSON MailboxProtocolSettings
+  imap4         TEXT NOT NULL,          -- JSON MailboxProtocolSettings
+  home_site     TEXT NOT NULL,
+  created_at    INTEGER NOT NULL,
+  version       INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS folders (
+  id             TEXT PRIMARY KEY,
+  account_id     TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  uid_validity   INTEGER NOT NULL,
+  uid_next       INTEGER NOT NULL,      -- never decreases
+  highest_modseq INTEGER NOT NULL,      -- every change takes the next value, one per message
+  special_use    TEXT,
+  subscribed     INTEGER NOT NULL,
+  message_count  INTEGER NOT NULL,
+  total_size     INTEGER NOT NULL,
+  UNIQUE (account_id, name)
+);
+
+-- The small per-message record a flags sync reads.
+CREATE TABLE IF NOT EXISTS messages (
+  folder_id     TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+  uid           INTEGER NOT NULL,
+  modseq        INTEGER NOT NULL,
+  flags         TEXT NOT NULL,          -- JSON array, canonical, sorted
+  internal_date INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  blob_key      TEXT NOT NULL,
+  PRIMARY KEY (folder_id, uid)
+) WITHOUT ROWID;
+
+-- The MessageIndex (envelope, body structure, header block), read only when asked for.
+CREATE TABLE IF NOT EXISTS message_index (
+  folder_id TEXT NOT NULL,
+  uid       INTEGER NOT NULL,
+  idx       TEXT NOT NULL,              -- JSON MessageIndex, opaque to the store
+  PRIMARY KEY (folder_id, uid),
+  FOREIGN KEY (folder_id, uid) REFERENCES messages(folder_id, uid) ON DELETE CASCADE
+) WITHOUT ROWID;
+
+-- Change journal: one row per modseq of a folder.
+CREATE TABLE IF NOT EXISTS journal (
+  folder_id  TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+  modseq     INTEGER NOT NULL,
+  uid        INTEGER NOT NULL,
+  kind       TEXT NOT NULL,             -- 'new' | 'flags' | 'expunge'
+  flags      TEXT,                      -- JSON array for 'new' and 'flags'
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (folder_id, modseq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS journal_by_time ON journal (created_at);
+
+-- How many messages point at each blob (copies share one). A blob without a row is an orphan.
+CREATE TABLE IF NOT EXISTS blob_refs (
+  blob_key TEXT PRIMARY KEY,
+  refs     INTEGER NOT NULL CHECK (refs > 0)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS settings (
+  protocol TEXT PRIMARY KEY,
+  value    TEXT NOT NULL,               -- JSON ProtocolSettings
+  version  INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Idempotent APPEND: the first result for an appendId in a folder.
+CREATE TABLE IF NOT EXISTS append_ids (
+  folder_id    TEXT NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+  append_id    TEXT NOT NULL,
+  uid          INTEGER NOT NULL,
+  modseq       INTEGER NOT NULL,
+  uid_validity INTEGER NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (folder_id, append_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS append_ids_by_time ON append_ids (created_at);
+`;
