@@ -54,7 +54,12 @@ export interface ReceiverOptions {
   maxTotalSize?: number;
   /** Maximum nesting of parentheses and section brackets. Default 64. */
   maxDepth?: number;
-  /** Largest refused non-synchronizing literal read and discarded; larger ones are fatal. Default maxLiteralSize. */
+  /**
+   * Largest refused non-synchronizing literal that is read and discarded (then the command
+   * gets its NO/BAD and the connection lives on); larger ones are fatal. Default
+   * max(2 x maxLiteralSize, 1 MiB): a client that overshoots the APPEND limit a little gets
+   * a clear NO [TOOBIG] rather than a dropped connection it might retry forever.
+   */
   maxSkipSize?: number;
   /** Maximum octets of a line read in line mode (CRLF excluded). Default maxCommandSize. */
   maxLineSize?: number;
@@ -221,7 +226,7 @@ export class Receiver {
     this.maxLiterals = opts.maxLiterals ?? DEFAULT_MAX_LITERALS;
     this.maxTotalSize = opts.maxTotalSize ?? 2 * this.maxLiteralSize;
     this.maxDepth = opts.maxDepth ?? DEFAULT_MAX_DEPTH;
-    this.maxSkipSize = opts.maxSkipSize ?? this.maxLiteralSize;
+    this.maxSkipSize = opts.maxSkipSize ?? Math.max(2 * this.maxLiteralSize, 1024 * 1024);
     this.maxLineSize = opts.maxLineSize ?? this.maxCommandSize;
     this.admit = opts.admitLiteral;
   }
