@@ -745,8 +745,14 @@ export class Receiver {
   private between(b: number): void {
     // The tag and the command name must be atoms: refuse anything else before a "+" is sent.
     if (this.stack.length === 1 && this.stack[0]!.items.length < 2) {
-      if (b === 0x28 || b === 0x29 || b === 0x22 || b === 0x7b || b === 0x7e) {
+      if (b === 0x28 || b === 0x29 || b === 0x22 || b === 0x7b) {
         this.fail('syntax', this.stack[0]!.items.length === 0 ? 'Invalid tag' : 'Invalid command name');
+        return;
+      }
+      if (b === 0x7e) {
+        // "~" is an ordinary atom character here (a tag may start with it), never literal8.
+        this.state = ATOM;
+        this.atom = '~';
         return;
       }
     }

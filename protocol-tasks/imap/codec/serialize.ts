@@ -167,7 +167,7 @@ export class ResponseWriter {
     if (typeof v === 'string') return this.string(Buffer.from(v, 'utf8'));
     if (Buffer.isBuffer(v)) return this.literal(v);
     if (Array.isArray(v)) {
-      if (depth > 256) throw new Error('IMAP value nested too deeply');
+      if (depth > 512) throw new Error('IMAP value nested too deeply');
       this.text('(');
       for (let i = 0; i < v.length; i++) {
         if (i > 0) this.text(' ');
@@ -178,7 +178,7 @@ export class ResponseWriter {
     const o = v as RawValue | BytesValue | LiteralValue | AdjacentValue;
     switch (o.$) {
       case 'adjacent':
-        if (depth > 256) throw new Error('IMAP value nested too deeply');
+        if (depth > 512) throw new Error('IMAP value nested too deeply');
         for (const item of o.items) this.value(item, depth + 1);
         return this;
       case 'raw':

@@ -429,7 +429,7 @@ describe('FETCH', () => {
 });
 
 describe('SEARCH', () => {
-  const crit = (line: string) => ok<SearchCommand>(line).criteria;
+  const crit = (line: string | Buffer) => ok<SearchCommand>(line).criteria;
 
   it('client searches from client-flows.md', () => {
     assert.deepEqual(crit('A uid SEARCH UNDELETED HEADER Message-ID <abc@example.com>'), {

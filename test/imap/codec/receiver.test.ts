@@ -14,9 +14,10 @@ describe('receiver: tokens', () => {
     assert.deepEqual(c.args, []);
   });
 
-  it('accepts Apple Mail tags like 1.854', () => {
+  it('accepts Apple Mail tags like 1.854, and other ASTRING-CHAR tags', () => {
     const c = raw('1.854 CAPABILITY');
     assert.equal(c.tag, '1.854');
+    assert.equal(raw('~a] NOOP').tag, '~a]');
   });
 
   it('tokenizes atoms, quoted strings with escapes and nested lists', () => {
