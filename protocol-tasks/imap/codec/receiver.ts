@@ -488,7 +488,7 @@ export class Receiver {
     }
     const tag = this.tag!;
     const nameTok = items[1];
-    if (!nameTok || nameTok.type !== 'atom' || !/^[A-Za-z][A-Za-z0-9]*$/.test(nameTok.value)) {
+    if (!nameTok || nameTok.type !== 'atom' || !/^[A-Za-z][A-Za-z0-9._-]*$/.test(nameTok.value)) {
       this.event = this.makeError('syntax', nameTok ? 'Invalid command name' : 'Missing command');
       this.resetCommand();
       return;
