@@ -14,6 +14,7 @@ import type { Store } from '../core/store/port.js';
 import type { ServerConfig } from './config.js';
 import { loadOrCreateCertificate } from './net/certificates.js';
 import type { ListenerSpec } from './net/types.js';
+import { IMAP_REFUSAL, IMAP_STOP_LINE, startImapSession } from './imap/index.js';
 import { POP3_REFUSAL, POP3_STOP_LINE, startPop3Session } from './pop3/index.js';
 import type { ProtocolLogEntry } from './pop3/session.js';
 import { startProtocolService, type ProtocolService } from './service.js';
@@ -24,6 +25,7 @@ export interface RunningServer {
   settings: LiveSettings;
   auth: Authenticator;
   pop3: ProtocolService;
+  imap4: ProtocolService;
   demo: { address: string; password: string; created: boolean } | null;
   certificate: { generated: boolean; fingerprint256: string };
   /** Bound addresses by name: pop3, pop3s (and imap, imaps). */
@@ -38,6 +40,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Receives protocol log lines (default: the logger at info level). */
   protocolLog?: (protocol: 'pop3' | 'imap4', entry: ProtocolLogEntry) => void;
+  /** IDLE keepalive interval in ms (tests use a short one). */
+  idleKeepaliveMs?: number;
   /** An already-open store (tests); otherwise the local store under dataDir. */
   store?: Store;
 }
@@ -88,8 +92,34 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         log: sessionLog,
       }),
   });
+  const imapListeners: ListenerSpec[] = [
+    { host: config.bindHost, port: config.imapPort, kind: 'plain' },
+    { host: config.bindHost, port: config.imapsPort, kind: 'tls' },
+  ];
+  if (config.imapLbTlsPort) imapListeners.push({ host: config.bindHost, port: config.imapLbTlsPort, kind: 'lb-tls' });
+  const imap4 = await startProtocolService({
+    protocol: 'imap4',
+    listeners: imapListeners,
+    settings,
+    tls,
+    trustedProxies: config.trustedProxies,
+    refusal: IMAP_REFUSAL,
+    stopLine: IMAP_STOP_LINE,
+    startSession: (conn, server) =>
+      startImapSession(conn, server, {
+        store,
+        bus,
+        auth,
+        settings: () => settings.get('imap4'),
+        protocolLog: (e) => protocolLog('imap4', e),
+        log: sessionLog,
+        idleKeepaliveMs: opts.idleKeepaliveMs,
+      }),
+  });
+
   const ports: Record<string, number> = {};
   for (const a of pop3.server.addresses) ports[a.kind === 'plain' ? 'pop3' : a.kind === 'tls' ? 'pop3s' : 'pop3LbTls'] = a.port;
+  for (const a of imap4.server.addresses) ports[a.kind === 'plain' ? 'imap' : a.kind === 'tls' ? 'imaps' : 'imapLbTls'] = a.port;
 
   return {
     store,
@@ -97,12 +127,13 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     settings,
     auth,
     pop3,
+    imap4,
     demo,
     certificate: { generated: cert.generated, fingerprint256: cert.fingerprint256 },
     ports,
     log,
     async close() {
-      await pop3.close();
+      await Promise.all([pop3.close(), imap4.close()]);
       settings.close();
       await baseStore.close();
     },

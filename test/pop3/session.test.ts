@@ -157,7 +157,7 @@ describe('POP3 session', () => {
     const raw = msg('one', 'first\r\n.leading dot\r\n..two dots\r\nend\r\n').toString('latin1');
     assert.equal(retr, `+OK ${raw.length} octets\r\n` + raw.replace(/\r\n\./g, '\r\n..') + '.\r\n');
     const topRes = await c.multi('TOP 2 1');
-    assert.match(topRes, /Subject: two\r\n\r\nsecond message\r\n\.\r\n$/);
+    assert.match(topRes, /Message-ID: <two@example.test>\r\n\r\nsecond message\r\n\.\r\n$/);
     const top0 = await c.multi('TOP 2 0');
     assert.match(top0, /Subject: two\r\nMessage-ID: <two@example.test>\r\n\r\n\.\r\n$/);
     assert.match(await c.cmd('TOP 2'), /^-ERR/);

@@ -1,0 +1,37 @@
+// The IMAP command table: one file per command. Each handler declares its states.
+import type { Command } from '../codec/commands/types.js';
+import type { ImapCommandHandler } from '../session.js';
+import { authenticate } from './authenticate.js';
+import { capability } from './capability.js';
+import { check } from './check.js';
+import { close } from './close.js';
+import { enable } from './enable.js';
+import { id } from './id.js';
+import { idle } from './idle.js';
+import { login } from './login.js';
+import { logout } from './logout.js';
+import { namespace } from './namespace.js';
+import { noop } from './noop.js';
+import { examine, select } from './select.js';
+import { starttls } from './starttls.js';
+import { unselect } from './unselect.js';
+
+const handlers: ImapCommandHandler<any>[] = [
+  authenticate,
+  capability,
+  check,
+  close,
+  enable,
+  examine,
+  id,
+  idle,
+  login,
+  logout,
+  namespace,
+  noop,
+  select,
+  starttls,
+  unselect,
+];
+
+export const COMMANDS: ReadonlyMap<Command['name'], ImapCommandHandler> = new Map(handlers.map((h) => [h.name, h as ImapCommandHandler]));
