@@ -347,11 +347,12 @@ export class ImapSession {
   // ---- state changes used by commands ----
 
   /** STARTTLS: nothing received before the handshake is ever run (invariant 8). */
-  async upgradeToTls(): Promise<boolean> {
+  async upgradeToTls(reply: Buffer): Promise<boolean> {
     this.tlsPending = true;
     this.receiver.reset();
     try {
-      await this.conn.startTls();
+      // The tagged OK and the switch to TLS happen in one turn: no byte is read in between.
+      await this.conn.startTls(reply);
       return true;
     } catch {
       this.ending = true;

@@ -181,14 +181,15 @@ export class Pop3Session {
   }
 
   /**
-   * STLS: from now on nothing received in plaintext is ever run (invariant 8). The caller
-   * has sent +OK; the connection discards what it holds and performs the handshake.
+   * STLS: from now on nothing received in plaintext is ever run (invariant 8). The
+   * connection sends the +OK, discards what it holds and performs the handshake.
    */
-  async upgradeToTls(): Promise<void> {
+  async upgradeToTls(reply: string): Promise<void> {
     this.tlsPending = true;
     this.discardInput();
     try {
-      await this.conn.startTls();
+      // The go-ahead and the switch to TLS happen in one turn: no byte is read in between.
+      await this.conn.startTls(reply);
     } catch {
       this.ending = true;
       return;

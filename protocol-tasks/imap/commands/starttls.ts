@@ -9,9 +9,8 @@ export const starttls: ImapCommandHandler<StartTlsCommand> = {
   states: ['not-authenticated'],
   async run(s, _cmd, tag) {
     if (!s.conn.canStartTls) return bad('TLS is already active or not available.');
-    // The tagged OK must go out before the handshake; the session's own reply is suppressed.
-    await s.send(tagged(tag, 'OK', 'Begin TLS negotiation now'));
-    await s.upgradeToTls();
+    // The tagged OK goes out with the switch to TLS; the session's own reply is suppressed.
+    await s.upgradeToTls(tagged(tag, 'OK', 'Begin TLS negotiation now'));
     s.suppressReply = true;
     return ok();
   },

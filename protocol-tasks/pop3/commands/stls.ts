@@ -8,7 +8,6 @@ export const stls: Pop3CommandHandler = {
   async run(s, cmd) {
     if (cmd.args.length > 0) return s.send(err('STLS takes no arguments.'));
     if (!s.conn.canStartTls) return s.send(err('TLS is already active or not available.'));
-    await s.send(ok('Begin TLS negotiation'));
-    await s.upgradeToTls();
+    await s.upgradeToTls(ok('Begin TLS negotiation'));
   },
 };
