@@ -6,6 +6,7 @@ import { capability } from './capability.js';
 import { check } from './check.js';
 import { close } from './close.js';
 import { enable } from './enable.js';
+import { fetch } from './fetch.js';
 import { id } from './id.js';
 import { idle } from './idle.js';
 import { login } from './login.js';
@@ -14,6 +15,7 @@ import { namespace } from './namespace.js';
 import { noop } from './noop.js';
 import { examine, select } from './select.js';
 import { starttls } from './starttls.js';
+import { store } from './store.js';
 import { unselect } from './unselect.js';
 
 const handlers: ImapCommandHandler<any>[] = [
@@ -23,6 +25,7 @@ const handlers: ImapCommandHandler<any>[] = [
   close,
   enable,
   examine,
+  fetch,
   id,
   idle,
   login,
@@ -31,6 +34,7 @@ const handlers: ImapCommandHandler<any>[] = [
   noop,
   select,
   starttls,
+  store,
   unselect,
 ];
 

@@ -1,0 +1,579 @@
+// FETCH data items (RFC 3501 §6.4.5, §7.4.2; RFC 3516 BINARY) served from three sources, each
+// read only when an item needs it (DESIGN §5 invariant 5):
+//
+//   view metadata   FLAGS, UID, INTERNALDATE, RFC822.SIZE, MODSEQ: no store read at all
+//   message index   ENVELOPE, BODYSTRUCTURE, BODY, BODY[HEADER], BODY[HEADER.FIELDS (..)],
+//                   HEADER.FIELDS.NOT, RFC822.HEADER: store.getMessages in batches, never the
+//                   blob (unless the top-level header was too big to keep in the index)
+//   message blob    every other section: only the octet range it needs, by ranged read;
+//                   big ranges are streamed with backpressure
+//
+// Partial fetches (<o.n>) count octets of the section as stored (the encoded form), so
+// clients can resume downloads by offset. Section labels repeat the client's text exactly.
+//
+// A message another session expunged but still in this view (RFC 2180 §4.1): its metadata
+// items are answered from the view; data that is gone is sent as NIL (sections) or left out
+// (ENVELOPE, BODY, BODYSTRUCTURE, which cannot be NIL), and the command ends in
+// NO [EXPUNGEISSUED]. A message's bytes always come from that message's own blob.
+
+import type { MessageIndex, MimePart } from '../../core/mime/types.js';
+import { findSection, sectionRange, selectHeaderFields } from '../../core/mime/index.js';
+import { StoreError, type ByteRange, type MessageMeta, type StoredMessage } from '../../core/store/port.js';
+import type { FetchCommand, FetchItem, PartialRange } from './codec/commands/types.js';
+import { formatDateTime } from './codec/dates.js';
+import { resolveSeqSet, seqSetOutOfRange, uidIndexRanges, type SequenceSet } from './codec/sequence.js';
+import { ResponseWriter } from './codec/serialize.js';
+import { bodyStructureValue, bodyValue, envelopeValue } from './codec/structure.js';
+import type { MailboxView } from './mailbox-view.js';
+import { bad, no, ok, type Done, type ImapSession } from './session.js';
+
+/** Messages per batch: one store read (index) and at most a few writes per batch. */
+export const BATCH = 250;
+/** Pending output past which it is written before the batch ends. */
+const FLUSH_BYTES = 256 * 1024;
+/** Section ranges at least this long are streamed from the blob instead of read whole. */
+export const STREAM_THRESHOLD = 1024 * 1024;
+/** UIDs per store.updateFlags call. */
+export const FLAG_BATCH = 1000;
+
+export interface Target {
+  seq: number;
+  uid: number;
+}
+
+/** CONDSTORE is on for this session (RFC 7162). */
+export function condstoreOn(s: ImapSession): boolean {
+  return s.enabled.has('CONDSTORE') || s.enabled.has('QRESYNC');
+}
+
+/**
+ * The messages a sequence set names, in ascending sequence order. Message sequence numbers
+ * above EXISTS make the set invalid (null: BAD). A UID set takes the UIDs in it that exist;
+ * `*` is the highest UID, so `n:*` always includes the last message (RFC 3501 §6.4.8).
+ */
+export function resolveTargets(view: MailboxView, set: SequenceSet, uid: boolean): Target[] | null {
+  const out: Target[] = [];
+  if (uid) {
+    for (const [a, b] of uidIndexRanges(set, view.uids)) {
+      for (let i = a; i <= b; i++) out.push({ seq: i + 1, uid: view.uids[i]! });
+    }
+    return out;
+  }
+  if (seqSetOutOfRange(set, view.exists)) return null;
+  for (const [a, b] of resolveSeqSet(set, view.exists)) {
+    for (let seq = a; seq <= b; seq++) out.push({ seq, uid: view.uids[seq - 1]! });
+  }
+  return out;
+}
+
+/** Store errors a command reports as NO instead of ending the session. */
+export function storeFailure(e: unknown): Done | null {
+  if (!(e instanceof StoreError)) return null;
+  switch (e.code) {
+    case 'NONEXISTENT':
+      return no('The mailbox no longer exists.', 'NONEXISTENT');
+    case 'LIMIT':
+      return no(e.message, 'LIMIT');
+    case 'INVALID':
+      return no(e.message, 'CANNOT');
+    case 'UNAVAILABLE':
+      return no('Storage is temporarily unavailable; try again.', 'UNAVAILABLE');
+    default:
+      return null;
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof StoreError && e.code === 'NOT_FOUND';
+}
+
+// ---------------------------------------------------------------------------------------
+// Plan: which sources the requested items need.
+
+type SimpleName = 'FLAGS' | 'UID' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'MODSEQ';
+
+interface Plan {
+  items: FetchItem[];
+  /** Some item needs the stored index (envelope, structure, section offsets, header). */
+  needIndex: boolean;
+  /** Some item sets \Seen (non-peek body section) and the mailbox is writable. */
+  setsSeen: boolean;
+  hasFlags: boolean;
+}
+
+/** Section items served from the whole blob without offsets: BODY[] / RFC822 (with partial). */
+function isWholeMessage(it: FetchItem): boolean {
+  return it.type === 'section' && it.section.part.length === 0 && it.section.text === null;
+}
+
+function makePlan(cmd: FetchCommand, readOnly: boolean, withModseq: boolean): Plan {
+  const items: FetchItem[] = [];
+  const seen = new Set<string>();
+  const add = (it: FetchItem, key: string) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    items.push(it);
+  };
+  if (cmd.uid) add({ type: 'UID' }, 'UID');
+  for (const it of cmd.items) {
+    if (it.type === 'section' || it.type === 'binary' || it.type === 'binary.size') add(it, `${it.type} ${it.label}`);
+    else add(it, it.type);
+  }
+  if (withModseq) add({ type: 'MODSEQ' }, 'MODSEQ');
+  let needIndex = false;
+  let setsSeen = false;
+  for (const it of items) {
+    switch (it.type) {
+      case 'ENVELOPE':
+      case 'BODYSTRUCTURE':
+      case 'BODY':
+      case 'binary':
+      case 'binary.size':
+        needIndex = true;
+        break;
+      case 'section':
+        if (!isWholeMessage(it)) needIndex = true;
+        break;
+    }
+    if ((it.type === 'section' || it.type === 'binary') && !it.peek && !readOnly) setsSeen = true;
+  }
+  return { items, needIndex, setsSeen, hasFlags: seen.has('FLAGS') };
+}
+
+// ---------------------------------------------------------------------------------------
+// Output: responses accumulate in a writer and go out a few hundred at a time, or sooner
+// when big section data piles up. Streamed literals flush first, then go straight out.
+
+class FetchOutput {
+  private w: ResponseWriter;
+  private pending = 0;
+
+  constructor(private s: ImapSession) {
+    this.w = new ResponseWriter({ utf8: s.utf8 });
+  }
+
+  get writer(): ResponseWriter {
+    return this.w;
+  }
+
+  /** Counts octets that were added to the writer (for the flush threshold). */
+  added(n: number): void {
+    this.pending += n;
+  }
+
+  async maybeFlush(): Promise<void> {
+    if (this.pending >= FLUSH_BYTES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const bufs = this.w.toBuffers();
+    this.pending = 0;
+    if (bufs.length > 0) await this.s.send(bufs);
+  }
+
+  /**
+   * `{n}\r\n` plus n octets streamed from the blob range. Returns false (nothing written)
+   * when the blob is missing. Throws when the blob ends early (the literal cannot be
+   * completed: the session then ends the connection).
+   */
+  async streamLiteral(key: string, range: ByteRange): Promise<boolean> {
+    const stream = this.s.store.blobs.stream(key, range);
+    const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let first: IteratorResult<Buffer>;
+    try {
+      first = await it.next();
+    } catch (e) {
+      stream.destroy();
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+    const length = range.end - range.start;
+    await this.flush();
+    await this.s.send(`{${length}}\r\n`);
+    let sent = 0;
+    try {
+      let r = first;
+      while (!r.done) {
+        const chunk = r.value.length > length - sent ? r.value.subarray(0, length - sent) : r.value;
+        sent += chunk.length;
+        if (chunk.length > 0) await this.s.send(chunk);
+        if (this.s.conn.closed || sent >= length) break;
+        r = await it.next();
+      }
+    } finally {
+      stream.destroy();
+    }
+    if (sent < length && !this.s.conn.closed) throw new Error(`blob ${key} ended ${length - sent} octets early`);
+    return true;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Section data
+
+/** Applies <o.n> to section data (octets of the section as stored). */
+function applyPartial(data: Buffer, p: PartialRange | null): Buffer {
+  if (!p) return data;
+  if (p.offset >= data.length) return data.subarray(0, 0);
+  return data.subarray(p.offset, Math.min(data.length, p.offset + p.length));
+}
+
+/** Narrows a blob range by <o.n>. */
+function partialRange(r: ByteRange, p: PartialRange | null): ByteRange {
+  if (!p) return r;
+  const start = Math.min(r.end, r.start + p.offset);
+  return { start, end: Math.min(r.end, start + p.length) };
+}
+
+/** What a section resolves to: bytes already known, a blob range to read, or nothing. */
+type SectionData = { kind: 'bytes'; data: Buffer } | { kind: 'range'; range: ByteRange; fields?: { names: string[]; not: boolean } } | { kind: 'empty' };
+
+const EMPTY: SectionData = { kind: 'empty' };
+
+function resolveSection(it: Extract<FetchItem, { type: 'section' }>, meta: MessageMeta, index: MessageIndex | null): SectionData {
+  const { part, text, fields } = it.section;
+  if (part.length === 0 && text === null) return { kind: 'range', range: { start: 0, end: index?.size ?? meta.size } };
+  if (!index) return EMPTY;
+  if (text === 'HEADER.FIELDS' || text === 'HEADER.FIELDS.NOT') {
+    const not = text === 'HEADER.FIELDS.NOT';
+    if (part.length === 0 && index.header !== null) {
+      return { kind: 'bytes', data: Buffer.from(selectHeaderFields(index.header, fields ?? [], not), 'latin1') };
+    }
+    const r = sectionRange(index, part, 'HEADER');
+    return r ? { kind: 'range', range: r, fields: { names: fields ?? [], not } } : EMPTY;
+  }
+  if (part.length === 0 && text === 'HEADER' && index.header !== null) {
+    return { kind: 'bytes', data: Buffer.from(index.header, 'latin1') };
+  }
+  const r = sectionRange(index, part, text ?? '');
+  return r ? { kind: 'range', range: r } : EMPTY;
+}
+
+// ---------------------------------------------------------------------------------------
+// BINARY (RFC 3516): the decoded content of a leaf part.
+
+function decodeQuotedPrintable(src: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(src.length);
+  let n = 0;
+  const hex = (c: number): number => {
+    if (c >= 0x30 && c <= 0x39) return c - 0x30;
+    if (c >= 0x41 && c <= 0x46) return c - 0x37;
+    if (c >= 0x61 && c <= 0x66) return c - 0x57;
+    return -1;
+  };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i]!;
+    if (c !== 0x3d) {
+      out[n++] = c;
+      continue;
+    }
+    // Soft line break: "=" then optional trailing whitespace, then CRLF or LF.
+    let j = i + 1;
+    while (j < src.length && (src[j] === 0x20 || src[j] === 0x09)) j++;
+    if (j < src.length && src[j] === 0x0d && src[j + 1] === 0x0a) {
+      i = j + 1;
+      continue;
+    }
+    if (j < src.length && src[j] === 0x0a) {
+      i = j;
+      continue;
+    }
+    if (j >= src.length) {
+      i = j;
+      continue;
+    }
+    const h = i + 2 < src.length ? hex(src[i + 1]!) : -1;
+    const l = i + 2 < src.length ? hex(src[i + 2]!) : -1;
+    if (h >= 0 && l >= 0) {
+      out[n++] = (h << 4) | l;
+      i += 2;
+    } else {
+      out[n++] = c; // a stray "=" is kept as it is
+    }
+  }
+  return out.subarray(0, n);
+}
+
+function binaryPart(index: MessageIndex, path: number[]): { range: ByteRange; encoding: string } | null {
+  if (path.length === 0) return { range: { start: 0, end: index.size }, encoding: '7BIT' };
+  const p: MimePart | null = findSection(index.root, path);
+  if (!p) return null;
+  const identity = p.children || p.message;
+  return { range: { start: p.bodyStart, end: p.bodyEnd }, encoding: identity ? '7BIT' : p.encoding.toUpperCase() };
+}
+
+/** Decodes raw part octets; null for an unknown transfer encoding. */
+function decodeBody(raw: Buffer, encoding: string): Buffer | null {
+  switch (encoding) {
+    case '7BIT':
+    case '8BIT':
+    case 'BINARY':
+      return raw;
+    case 'BASE64':
+      return Buffer.from(raw.toString('latin1'), 'base64');
+    case 'QUOTED-PRINTABLE':
+      return decodeQuotedPrintable(raw);
+    default:
+      return null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The FETCH command
+
+class UnknownCte extends Error {}
+
+export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done> {
+  const view = s.selected!;
+  const condstore = condstoreOn(s);
+  if (!condstore) {
+    if (cmd.changedSince !== null) return bad('CHANGEDSINCE needs CONDSTORE, which is not enabled.');
+    if (cmd.items.some((i) => i.type === 'MODSEQ')) return bad('MODSEQ needs CONDSTORE, which is not enabled.');
+  }
+  if (cmd.vanished && !s.enabled.has('QRESYNC')) return bad('VANISHED needs QRESYNC, which is not enabled.');
+  let targets = resolveTargets(view, cmd.set, cmd.uid);
+  if (!targets) return bad('Invalid sequence set: no such message.');
+  if (cmd.changedSince !== null) {
+    const since = cmd.changedSince;
+    targets = targets.filter((t) => view.meta.get(t.uid)!.modseq > since);
+  }
+  const plan = makePlan(cmd, view.readOnly, condstore && cmd.changedSince !== null);
+  const out = new FetchOutput(s);
+  let missing = false;
+  let unknownCte = false;
+
+  for (let i = 0; i < targets.length; i += BATCH) {
+    if (s.conn.closed) break;
+    const batch = targets.slice(i, i + BATCH);
+    const live = batch.filter((t) => !view.isExpunged(t.uid)).map((t) => t.uid);
+
+    let stored: Map<number, StoredMessage> | null = null;
+    if (plan.needIndex && live.length > 0) {
+      try {
+        const list = await s.store.getMessages(view.accountId, view.folder.id, live);
+        stored = new Map(list.map((m) => [m.uid, m]));
+      } catch (e) {
+        const f = storeFailure(e);
+        if (f) {
+          await out.flush();
+          return f;
+        }
+        throw e;
+      }
+    }
+
+    const newlySeen = new Set<number>();
+    if (plan.setsSeen) {
+      const unseen = live.filter((u) => !view.meta.get(u)!.flags.includes('\\Seen') && (!stored || stored.has(u)));
+      if (unseen.length > 0) {
+        try {
+          const r = await s.store.updateFlags(view.accountId, view.folder.id, { uids: unseen, op: 'add', flags: ['\\Seen'] });
+          view.applyOwnFlags(r.updated);
+          for (const m of r.updated) newlySeen.add(m.uid);
+        } catch (e) {
+          const f = storeFailure(e);
+          if (!f) throw e;
+          // \Seen could not be set: the data is still served.
+        }
+      }
+    }
+
+    for (const t of batch) {
+      if (s.conn.closed) break;
+      const meta = view.meta.get(t.uid)!;
+      const gone = view.isExpunged(t.uid);
+      const rec = stored ? stored.get(t.uid) ?? null : null;
+      const index = rec ? rec.index : null;
+      const r = await writeMessage(s, out, plan, t, meta, gone || (plan.needIndex && !rec), index, newlySeen.has(t.uid));
+      if (r.missing) missing = true;
+      if (r.unknownCte) unknownCte = true;
+      await out.maybeFlush();
+    }
+    await out.flush();
+  }
+  await out.flush();
+  if (missing) return no('Some messages were expunged by another session; their data is no longer available.', 'EXPUNGEISSUED');
+  if (unknownCte) return no('A part has an unknown Content-Transfer-Encoding; BINARY cannot decode it.', 'UNKNOWN-CTE');
+  return ok(cmd.uid ? 'UID FETCH completed' : 'FETCH completed');
+}
+
+function flagsText(flags: readonly string[]): string {
+  return `(${flags.join(' ')})`;
+}
+
+/**
+ * Writes one `* n FETCH (...)` response. `unavailable`: the message was expunged by another
+ * session (its index and blob may be gone).
+ */
+async function writeMessage(
+  s: ImapSession,
+  out: FetchOutput,
+  plan: Plan,
+  t: Target,
+  metaIn: MessageMeta,
+  unavailable: boolean,
+  index: MessageIndex | null,
+  newlySeen: boolean,
+): Promise<{ missing: boolean; unknownCte: boolean }> {
+  const w = out.writer;
+  let missing = false;
+  let unknownCte = false;
+  let count = 0;
+  const sep = () => {
+    if (count++ === 0) w.text(`* ${t.seq} FETCH (`);
+    else w.text(' ');
+  };
+  for (const it of plan.items) {
+    // Re-read the view each time: flags may have changed by this command (\Seen).
+    const meta = s.selected!.meta.get(t.uid) ?? metaIn;
+    switch (it.type) {
+      case 'UID':
+        sep();
+        w.text(`UID ${t.uid}`);
+        break;
+      case 'FLAGS':
+        sep();
+        w.text(`FLAGS ${flagsText(meta.flags)}`);
+        break;
+      case 'INTERNALDATE':
+        sep();
+        w.text(`INTERNALDATE "${formatDateTime(meta.internalDate)}"`);
+        break;
+      case 'RFC822.SIZE':
+        sep();
+        w.text(`RFC822.SIZE ${meta.size}`);
+        break;
+      case 'MODSEQ':
+        sep();
+        w.text(`MODSEQ (${meta.modseq})`);
+        break;
+      case 'ENVELOPE':
+      case 'BODYSTRUCTURE':
+      case 'BODY': {
+        if (!index) {
+          missing = true;
+          break;
+        }
+        sep();
+        const name = it.type as SimpleName;
+        w.text(name + ' ');
+        w.value(name === 'ENVELOPE' ? envelopeValue(index.envelope) : name === 'BODY' ? bodyValue(index.root) : bodyStructureValue(index.root));
+        break;
+      }
+      case 'section': {
+        sep();
+        w.text(it.label + ' ');
+        if (unavailable && !(isWholeMessage(it) && !s.selected!.isExpunged(t.uid))) {
+          w.text('NIL');
+          missing = true;
+          break;
+        }
+        const sd = resolveSection(it, meta, index);
+        if (sd.kind === 'empty') {
+          w.text('""');
+        } else if (sd.kind === 'bytes') {
+          const data = applyPartial(sd.data, it.partial);
+          w.string(data);
+          out.added(data.length);
+        } else if (sd.fields) {
+          // HEADER.FIELDS of an encapsulated message (or of an oversized top-level header).
+          const raw = await readRange(s, meta.blobKey, sd.range);
+          if (!raw) {
+            w.text('NIL');
+            missing = true;
+            break;
+          }
+          const data = applyPartial(Buffer.from(selectHeaderFields(raw.toString('latin1'), sd.fields.names, sd.fields.not), 'latin1'), it.partial);
+          w.string(data);
+          out.added(data.length);
+        } else {
+          const range = partialRange(sd.range, it.partial);
+          const length = range.end - range.start;
+          if (length === 0) {
+            w.text('""');
+          } else if (length >= STREAM_THRESHOLD) {
+            if (!(await out.streamLiteral(meta.blobKey, range))) {
+              w.text('NIL');
+              missing = true;
+            }
+          } else {
+            const data = await readRange(s, meta.blobKey, range);
+            if (!data) {
+              w.text('NIL');
+              missing = true;
+              break;
+            }
+            w.string(data);
+            out.added(data.length);
+          }
+        }
+        break;
+      }
+      case 'binary':
+      case 'binary.size': {
+        if (!index) {
+          sep();
+          w.text(it.label + ' NIL');
+          missing = true;
+          break;
+        }
+        const bp = binaryPart(index, it.part);
+        if (!bp) {
+          sep();
+          w.text(it.type === 'binary.size' ? `${it.label} 0` : `${it.label} ""`);
+          break;
+        }
+        const identity = bp.encoding === '7BIT' || bp.encoding === '8BIT' || bp.encoding === 'BINARY';
+        if (it.type === 'binary.size' && identity) {
+          sep();
+          w.text(`${it.label} ${bp.range.end - bp.range.start}`);
+          break;
+        }
+        try {
+          const raw = await readRange(s, meta.blobKey, bp.range);
+          if (!raw) {
+            sep();
+            w.text(it.label + ' NIL');
+            missing = true;
+            break;
+          }
+          const decoded = decodeBody(raw, bp.encoding);
+          if (!decoded) throw new UnknownCte();
+          sep();
+          if (it.type === 'binary.size') {
+            w.text(`${it.label} ${decoded.length}`);
+          } else {
+            const data = applyPartial(decoded, it.partial);
+            w.text(it.label + ' ');
+            if (data.includes(0)) w.literal(data, true);
+            else w.string(data);
+            out.added(data.length);
+          }
+        } catch (e) {
+          if (!(e instanceof UnknownCte)) throw e;
+          unknownCte = true;
+        }
+        break;
+      }
+    }
+  }
+  if (newlySeen && !plan.hasFlags && count > 0) {
+    const meta = s.selected!.meta.get(t.uid) ?? metaIn;
+    w.text(` FLAGS ${flagsText(meta.flags)}`);
+  }
+  if (count > 0) {
+    w.text(')\r\n');
+    out.added(24);
+  }
+  return { missing, unknownCte };
+}
+
+/** A ranged blob read; null when the blob is gone. */
+async function readRange(s: ImapSession, key: string, range: ByteRange): Promise<Buffer | null> {
+  try {
+    return await s.store.blobs.get(key, range);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
