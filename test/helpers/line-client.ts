@@ -59,7 +59,7 @@ export class LineClient {
   }
 
   /** Waits until the received bytes match `pattern` (or the timeout); returns and consumes them. */
-  async readUntil(pattern: RegExp | string, timeoutMs = 5000): Promise<string> {
+  async readUntil(pattern: RegExp | string, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const text = this.buf.toString('latin1');
@@ -106,7 +106,7 @@ export class LineClient {
     return this.buf.toString('latin1');
   }
 
-  async waitClosed(timeoutMs = 5000): Promise<void> {
+  async waitClosed(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error('connection did not close');
