@@ -242,7 +242,18 @@ export function sanitizeText(text: string): string {
 
 function writeCode(w: ResponseWriter, code: ResponseCode | string | null | undefined): void {
   if (!code) return;
-  const c = typeof code === 'string' ? { name: code } : code;
+  if (typeof code === 'string') {
+    // A string code may carry its arguments after a space, e.g. 'BADCHARSET (UTF-8 US-ASCII)'
+    // as the parsers report it; they are written as given (no CR, LF, NUL or ']').
+    const sp = code.indexOf(' ');
+    const name = sp < 0 ? code : code.slice(0, sp);
+    if (!/^[A-Za-z0-9.=_-]+$/.test(name) || (sp >= 0 && !/^[\x20-\x5c\x5e-\x7e]+$/.test(code.slice(sp)))) {
+      throw new Error(`invalid response code ${code.slice(0, 60)}`);
+    }
+    w.text('[' + code + '] ');
+    return;
+  }
+  const c = code;
   if (!/^[A-Za-z0-9.=_-]+$/.test(c.name)) throw new Error(`invalid response code ${c.name}`);
   w.text('[' + c.name);
   if (c.args && c.args.length > 0) {

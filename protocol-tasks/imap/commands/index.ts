@@ -18,7 +18,17 @@ import { starttls } from './starttls.js';
 import { store } from './store.js';
 import { unselect } from './unselect.js';
 
+import { append } from './append.js';
+import { copy } from './copy.js';
+import { expunge } from './expunge.js';
+import { move } from './move.js';
+import { search } from './search.js';
 const handlers: ImapCommandHandler<any>[] = [
+  append,
+  copy,
+  expunge,
+  move,
+  search,
   authenticate,
   capability,
   check,

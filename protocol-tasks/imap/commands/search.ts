@@ -1,0 +1,454 @@
+// SEARCH and UID SEARCH (RFC 3501 §6.4.4), with ESEARCH results (RFC 4731) when the client
+// asks with RETURN (...), and the MODSEQ key (RFC 7162) and OLDER/YOUNGER (RFC 5032) the
+// codec also parses. CHARSET is checked by the codec (UTF-8, US-ASCII; else NO [BADCHARSET]).
+//
+// Cost decides the order of work (DESIGN §5 invariant 5). The criteria are evaluated with
+// three-valued logic (true / false / not known yet) in three passes, each only over the
+// messages the previous one left undecided:
+//   1. metadata already in the view: flags, size, internal date, UID, sequence number, modseq;
+//   2. the stored index, read in batches (store.getMessages): header fields (FROM, TO, CC,
+//      BCC, SUBJECT, HEADER) from the stored header block, the sent date from the envelope;
+//   3. the blob, only for BODY and TEXT, and for header keys of messages whose header block
+//      was too big to keep in the index. Only the ranges of the text parts are read (an
+//      attachment is never downloaded to search a text part next to it).
+// So `UNSEEN SUBJECT x` fetches the index only of unseen messages, `FLAGGED BODY x` reads the
+// blobs of flagged messages only, and `OR SUBJECT x BODY x` reads no blob for a message whose
+// subject already matched.
+//
+// Matching: substrings, case-insensitive (Unicode lower case after NFC), on decoded text:
+// RFC 2047 encoded words in header values, quoted-printable and base64 bodies, and the
+// part's charset. BODY searches the text parts (text/*) and the headers of attached
+// messages; TEXT is BODY plus the message header. Dates ignore time and zone: the internal
+// date is taken in UTC; the sent date as written in the Date header (the internal date when
+// the message has no readable Date header). \Recent is never set by this server (SELECT
+// reports 0 RECENT), so RECENT and NEW match nothing and OLD matches everything.
+//
+// No untagged EXPUNGE is sent during a non-UID SEARCH (invariant 4): the search runs on the
+// session's view, which keeps messages other sessions expunged until an EXPUNGE may be sent.
+// A message already gone from the store matches no key that needs its index or blob.
+
+import { compareImapDates, imapDateToUtcMs } from '../codec/dates.js';
+import type { SearchCommand, SearchKey } from '../codec/commands/types.js';
+import { compressNumbers, intervalsContain, setToIntervals, type Interval } from '../codec/sequence.js';
+import { decodeCharset, decodeHeaderValue, decodeTransferEncoding, decodeUnknown, foldForMatch, parseSentDate } from '../../../core/mime/decode.js';
+import { fieldName, scanHeaderFields, unfoldValue } from '../../../core/mime/header.js';
+import type { MimePart } from '../../../core/mime/types.js';
+import type { MessageMeta, Store, StoredMessage } from '../../../core/store/port.js';
+import { bad, ok, type ImapCommandHandler } from '../session.js';
+import type { MailboxView } from '../mailbox-view.js';
+
+const DAY_MS = 86_400_000;
+/** UIDs per store.getMessages call in pass 2. */
+const INDEX_BATCH = 250;
+/** Blob reads in flight at once in pass 3. */
+const BLOB_CONCURRENCY = 4;
+/** Text-part ranges closer than this are read as one range. */
+const RANGE_MERGE_GAP = 64 * 1024;
+
+// Three-valued results.
+const F = 0;
+const T = 1;
+const U = 2;
+type Tri = typeof F | typeof T | typeof U;
+
+/** Cost class of a key: what must be read to decide it. */
+const META = 0;
+const INDEX = 1;
+const BLOB = 2;
+
+type Node =
+  | { k: 'const'; v: Tri; cost: number }
+  | { k: 'and'; c: Node[]; cost: number }
+  | { k: 'or'; a: Node; b: Node; cost: number }
+  | { k: 'not'; c: Node; cost: number }
+  | { k: 'seq'; iv: Interval[]; cost: number }
+  | { k: 'uid'; iv: Interval[]; cost: number }
+  | { k: 'flag'; flag: string; not: boolean; cost: number }
+  | { k: 'idate'; op: 'before' | 'on' | 'since'; day: number; cost: number }
+  | { k: 'sdate'; op: 'before' | 'on' | 'since'; date: { year: number; month: number; day: number }; cost: number }
+  | { k: 'size'; op: 'larger' | 'smaller'; n: number; cost: number }
+  | { k: 'modseq'; n: number; cost: number }
+  | { k: 'age'; op: 'older' | 'younger'; ms: number; cost: number }
+  | { k: 'header'; field: string; needle: string; cost: number }
+  | { k: 'body'; needle: string; cost: number }
+  | { k: 'text'; needle: string; cost: number };
+
+interface Compiled {
+  root: Node;
+  /** The criteria use MODSEQ: results carry the highest modseq (RFC 7162 §3.1.5). */
+  modseq: boolean;
+}
+
+interface CompileContext {
+  exists: number;
+  maxUid: number;
+  now: number;
+  modseq: boolean;
+}
+
+function compile(key: SearchKey, cx: CompileContext): Node {
+  switch (key.type) {
+    case 'all':
+      return { k: 'const', v: T, cost: META };
+    case 'and': {
+      const c = key.keys.map((x) => compile(x, cx));
+      // Cheap keys first: a false one then spares the reads the others would need.
+      c.sort((a, b) => a.cost - b.cost);
+      return { k: 'and', c, cost: Math.max(META, ...c.map((x) => x.cost)) };
+    }
+    case 'or': {
+      let a = compile(key.left, cx);
+      let b = compile(key.right, cx);
+      if (b.cost < a.cost) [a, b] = [b, a];
+      return { k: 'or', a, b, cost: Math.max(a.cost, b.cost) };
+    }
+    case 'not': {
+      const c = compile(key.key, cx);
+      return { k: 'not', c, cost: c.cost };
+    }
+    case 'seq':
+      return { k: 'seq', iv: setToIntervals(key.set, cx.exists), cost: META };
+    case 'uid':
+      return { k: 'uid', iv: setToIntervals(key.set, cx.maxUid), cost: META };
+    case 'flag':
+      if (key.flag === '\\Recent') return { k: 'const', v: key.not ? T : F, cost: META };
+      return { k: 'flag', flag: key.flag.toLowerCase(), not: key.not, cost: META };
+    case 'date':
+      if (key.field === 'internal') return { k: 'idate', op: key.op, day: Math.floor(imapDateToUtcMs(key.date) / DAY_MS), cost: META };
+      return { k: 'sdate', op: key.op, date: key.date, cost: INDEX };
+    case 'size':
+      return { k: 'size', op: key.op, n: key.size, cost: META };
+    case 'modseq':
+      cx.modseq = true;
+      return { k: 'modseq', n: key.modseq, cost: META };
+    case 'age':
+      return { k: 'age', op: key.op, ms: key.seconds * 1000, cost: META };
+    case 'header':
+      return { k: 'header', field: key.field.toLowerCase(), needle: foldForMatch(key.value), cost: INDEX };
+    case 'body':
+      return { k: 'body', needle: foldForMatch(key.value), cost: BLOB };
+    case 'text':
+      return { k: 'text', needle: foldForMatch(key.value), cost: BLOB };
+  }
+}
+
+/** One message under evaluation, with what has been read for it so far. */
+interface Candidate {
+  idx: number;
+  uid: number;
+  meta: MessageMeta;
+  msg?: StoredMessage;
+  /** The top-level header block (binary string), from the index or the blob. */
+  headerBlock?: string | null;
+  /** Decoded, folded header fields: [lower-cased name, value]. */
+  fields?: Array<[string, string]>;
+  /** Decoded, folded text of the body parts. */
+  bodyText?: string;
+}
+
+/** What pass 3 must read for a message (recorded while pass 2 finds keys it cannot decide). */
+interface Needs {
+  header: boolean;
+  body: boolean;
+}
+
+class Evaluator {
+  constructor(private readonly now: number) {}
+
+  eval(n: Node, c: Candidate, level: number, needs: Needs): Tri {
+    switch (n.k) {
+      case 'const':
+        return n.v;
+      case 'and': {
+        let r: Tri = T;
+        for (const x of n.c) {
+          const v = this.eval(x, c, level, needs);
+          if (v === F) return F;
+          if (v === U) r = U;
+        }
+        return r;
+      }
+      case 'or': {
+        const a = this.eval(n.a, c, level, needs);
+        if (a === T) return T;
+        const b = this.eval(n.b, c, level, needs);
+        if (b === T) return T;
+        return a === F && b === F ? F : U;
+      }
+      case 'not': {
+        const v = this.eval(n.c, c, level, needs);
+        return v === U ? U : v === T ? F : T;
+      }
+      case 'seq':
+        return intervalsContain(n.iv, c.idx + 1) ? T : F;
+      case 'uid':
+        return intervalsContain(n.iv, c.uid) ? T : F;
+      case 'flag': {
+        let has = false;
+        for (const f of c.meta.flags) {
+          if (f.toLowerCase() === n.flag) {
+            has = true;
+            break;
+          }
+        }
+        return has !== n.not ? T : F;
+      }
+      case 'idate':
+        return compareDay(Math.floor(c.meta.internalDate / DAY_MS), n.day, n.op) ? T : F;
+      case 'size':
+        return (n.op === 'larger' ? c.meta.size > n.n : c.meta.size < n.n) ? T : F;
+      case 'modseq':
+        return c.meta.modseq >= n.n ? T : F;
+      case 'age': {
+        const age = this.now - c.meta.internalDate;
+        return (n.op === 'older' ? age > n.ms : age <= n.ms) ? T : F;
+      }
+      case 'sdate': {
+        if (level < INDEX || !c.msg) return U;
+        const sent = parseSentDate(c.msg.index.envelope.date);
+        const d = sent ?? dayToDate(Math.floor(c.meta.internalDate / DAY_MS));
+        const cmp = compareImapDates(d, n.date);
+        return (n.op === 'before' ? cmp < 0 : n.op === 'on' ? cmp === 0 : cmp >= 0) ? T : F;
+      }
+      case 'header': {
+        if (level < INDEX || !c.msg) return U;
+        const fields = this.fields(c);
+        if (!fields) {
+          needs.header = true;
+          return U;
+        }
+        for (const [name, value] of fields) if (name === n.field && value.includes(n.needle)) return T;
+        return F;
+      }
+      case 'body': {
+        if (c.bodyText === undefined) {
+          needs.body = true;
+          return U;
+        }
+        return c.bodyText.includes(n.needle) ? T : F;
+      }
+      case 'text': {
+        const fields = level >= INDEX && c.msg ? this.fields(c) : null;
+        if (fields) {
+          for (const [name, value] of fields) if (`${name}: ${value}`.includes(n.needle)) return T;
+        } else {
+          needs.header = true;
+        }
+        if (c.bodyText === undefined) {
+          needs.body = true;
+          return U;
+        }
+        if (c.bodyText.includes(n.needle)) return T;
+        return fields ? F : U;
+      }
+    }
+  }
+
+  /** The decoded header fields, or null while the header block is not available. */
+  private fields(c: Candidate): Array<[string, string]> | null {
+    if (c.fields) return c.fields;
+    const block = c.headerBlock !== undefined ? c.headerBlock : c.msg!.index.header;
+    if (block === null || block === undefined) return null;
+    const out: Array<[string, string]> = [];
+    scanHeaderFields(block, (start, colon, end) => {
+      if (colon < 0) return;
+      out.push([fieldName(block, start, colon).toLowerCase(), foldForMatch(decodeHeaderValue(unfoldValue(block, colon, end)))]);
+    });
+    c.fields = out;
+    return out;
+  }
+}
+
+function compareDay(day: number, ref: number, op: 'before' | 'on' | 'since'): boolean {
+  return op === 'before' ? day < ref : op === 'on' ? day === ref : day >= ref;
+}
+
+function dayToDate(day: number): { year: number; month: number; day: number } {
+  const d = new Date(day * DAY_MS);
+  return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
+}
+
+/** A range of the blob to decode for BODY/TEXT. */
+interface TextRange {
+  start: number;
+  end: number;
+  /** 'text': a text part's body; 'header': a header block of an attached message; 'raw': undecoded. */
+  kind: 'text' | 'header' | 'raw';
+  encoding: string;
+  charset: string | null;
+}
+
+function collectTextRanges(part: MimePart, out: TextRange[]): void {
+  if (part.children) {
+    for (const ch of part.children) collectTextRanges(ch, out);
+    return;
+  }
+  if (part.message) {
+    const inner = part.message.root;
+    out.push({ start: inner.headerStart, end: inner.bodyStart, kind: 'header', encoding: '7BIT', charset: null });
+    collectTextRanges(inner, out);
+    return;
+  }
+  if (part.type === 'text' && part.bodyEnd > part.bodyStart) {
+    const cs = part.params.find(([name]) => name === 'charset');
+    out.push({ start: part.bodyStart, end: part.bodyEnd, kind: 'text', encoding: part.encoding, charset: cs ? cs[1] : null });
+  }
+}
+
+/** Reads the ranges, merging close ones so a message costs few reads. */
+async function readRanges(store: Store, blobKey: string, ranges: TextRange[]): Promise<Buffer[]> {
+  const order = ranges.map((r, i) => i).sort((a, b) => ranges[a]!.start - ranges[b]!.start);
+  const groups: Array<{ start: number; end: number; members: number[] }> = [];
+  for (const i of order) {
+    const r = ranges[i]!;
+    const g = groups[groups.length - 1];
+    if (g && r.start <= g.end + RANGE_MERGE_GAP) {
+      g.end = Math.max(g.end, r.end);
+      g.members.push(i);
+    } else {
+      groups.push({ start: r.start, end: r.end, members: [i] });
+    }
+  }
+  const out: Buffer[] = new Array(ranges.length);
+  for (const g of groups) {
+    const data = await store.blobs.get(blobKey, { start: g.start, end: g.end });
+    for (const i of g.members) {
+      const r = ranges[i]!;
+      out[i] = data.subarray(r.start - g.start, r.end - g.start);
+    }
+  }
+  return out;
+}
+
+/** Pass 3: reads what the message still needs from its blob. */
+async function loadFromBlob(store: Store, c: Candidate, needs: Needs): Promise<void> {
+  const msg = c.msg!;
+  const index = msg.index;
+  if (needs.header && index.header === null && c.headerBlock === undefined) {
+    const data = await store.blobs.get(msg.blobKey, { start: 0, end: index.headerSize });
+    c.headerBlock = data.toString('latin1');
+  }
+  if (needs.body && c.bodyText === undefined) {
+    const ranges: TextRange[] = [];
+    if (index.truncated) {
+      // The structure was capped: search the whole body undecoded rather than miss text.
+      ranges.push({ start: index.headerSize, end: index.size, kind: 'raw', encoding: '7BIT', charset: null });
+    } else {
+      collectTextRanges(index.root, ranges);
+    }
+    const parts = ranges.length ? await readRanges(store, msg.blobKey, ranges) : [];
+    const texts: string[] = [];
+    ranges.forEach((r, i) => {
+      const data = parts[i]!;
+      if (r.kind === 'text') texts.push(decodeCharset(decodeTransferEncoding(data, r.encoding), r.charset));
+      else if (r.kind === 'header') texts.push(decodeHeaderValue(data.toString('latin1')));
+      else texts.push(decodeUnknown(data));
+    });
+    c.bodyText = foldForMatch(texts.join('\n'));
+  }
+}
+
+export interface SearchResult {
+  /** 0-based positions in the view, ascending. */
+  positions: number[];
+  /** Highest modseq of the matches (for MODSEQ searches), 0 otherwise. */
+  highestModseq: number;
+}
+
+/** Evaluates the criteria over the view's messages. The view must not change meanwhile. */
+export async function searchView(store: Store, view: MailboxView, criteria: SearchKey): Promise<SearchResult> {
+  const uids = view.uids.slice();
+  const now = Date.now();
+  const cx: CompileContext = { exists: uids.length, maxUid: uids.length ? uids[uids.length - 1]! : 0, now, modseq: false };
+  const compiled: Compiled = { root: compile(criteria, cx), modseq: cx.modseq };
+  const ev = new Evaluator(now);
+  const hit = new Uint8Array(uids.length);
+  const pending: Candidate[] = [];
+
+  // Pass 1: metadata.
+  for (let i = 0; i < uids.length; i++) {
+    const uid = uids[i]!;
+    const meta = view.meta.get(uid);
+    if (!meta) continue;
+    const c: Candidate = { idx: i, uid, meta };
+    const v = ev.eval(compiled.root, c, META, { header: false, body: false });
+    if (v === T) hit[i] = 1;
+    else if (v === U) pending.push(c);
+  }
+
+  // Pass 2 (index) and pass 3 (blob), batch by batch so memory stays bounded.
+  for (let b = 0; b < pending.length; b += INDEX_BATCH) {
+    const batch = pending.slice(b, b + INDEX_BATCH);
+    const stored = await store.getMessages(
+      view.accountId,
+      view.folder.id,
+      batch.map((c) => c.uid),
+    );
+    const byUid = new Map(stored.map((m) => [m.uid, m]));
+    const needBlob: Array<[Candidate, Needs]> = [];
+    for (const c of batch) {
+      const msg = byUid.get(c.uid);
+      if (!msg) continue; // expunged meanwhile: matches nothing that needs its content
+      c.msg = msg;
+      const needs: Needs = { header: false, body: false };
+      const v = ev.eval(compiled.root, c, INDEX, needs);
+      if (v === T) hit[c.idx] = 1;
+      else if (v === U) needBlob.push([c, needs]);
+    }
+    let next = 0;
+    const worker = async () => {
+      while (next < needBlob.length) {
+        const [c, needs] = needBlob[next++]!;
+        try {
+          await loadFromBlob(store, c, needs);
+        } catch (e) {
+          if ((e as { code?: string }).code === 'NOT_FOUND') continue; // blob gone with the message
+          throw e;
+        }
+        if (ev.eval(compiled.root, c, BLOB, { header: false, body: false }) === T) hit[c.idx] = 1;
+        c.bodyText = undefined;
+        c.fields = undefined;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, needBlob.length) }, worker));
+  }
+
+  const positions: number[] = [];
+  let highestModseq = 0;
+  for (let i = 0; i < hit.length; i++) {
+    if (!hit[i]) continue;
+    positions.push(i);
+    if (compiled.modseq) highestModseq = Math.max(highestModseq, view.meta.get(uids[i]!)?.modseq ?? 0);
+  }
+  return { positions, highestModseq };
+}
+
+export const search: ImapCommandHandler<SearchCommand> = {
+  name: 'SEARCH',
+  states: ['selected'],
+  async run(s, cmd, tag) {
+    const view = s.selected!;
+    const opts = cmd.returnOptions;
+    if (opts?.includes('SAVE')) return bad('SEARCH RETURN (SAVE) is not supported.');
+    const { positions, highestModseq } = await searchView(s.store, view, cmd.criteria);
+    const nums = cmd.uid ? positions.map((i) => view.uids[i]!) : positions.map((i) => i + 1);
+    if (opts === null) {
+      let line = 'SEARCH';
+      if (nums.length) line += ' ' + nums.join(' ');
+      if (highestModseq && nums.length) line += ` (MODSEQ ${highestModseq})`;
+      await s.untaggedLine(line);
+    } else {
+      // ESEARCH (RFC 4731): RETURN () means ALL. The tag is an atom, so quoting it is safe.
+      const want = opts.length ? opts : ['ALL'];
+      let line = `ESEARCH (TAG "${tag}")`;
+      if (cmd.uid) line += ' UID';
+      if (nums.length && want.includes('MIN')) line += ` MIN ${nums[0]}`;
+      if (nums.length && want.includes('MAX')) line += ` MAX ${nums[nums.length - 1]}`;
+      if (want.includes('COUNT')) line += ` COUNT ${nums.length}`;
+      if (nums.length && want.includes('ALL')) line += ` ALL ${compressNumbers(nums)}`;
+      if (highestModseq && nums.length) line += ` MODSEQ ${highestModseq}`;
+      await s.untaggedLine(line);
+    }
+    return ok(`${cmd.uid ? 'UID SEARCH' : 'SEARCH'} completed (${nums.length} found)`);
+  },
+};
