@@ -134,7 +134,7 @@ describe('Thunderbird-style sync of a 10,000-message folder', () => {
     // parallel, then one turn of appends that the local store group-commits in issue order.
     const BATCH = 250;
     for (let b = 0; b < SEEDED; b += BATCH) {
-      const items = [];
+      const items: Array<{ raw: Buffer; key: string; index: ReturnType<typeof indexMessage> }> = [];
       for (let i = b; i < Math.min(SEEDED, b + BATCH); i++) {
         const raw = rawMessage(i);
         items.push({ raw, key: newBlobKey(acc.id), index: indexMessage(raw) });

@@ -14,7 +14,7 @@ export interface Reply {
 }
 
 export class WireClient {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
   private n = 0;
   closed = false;
