@@ -17,18 +17,15 @@ import { examine, select } from './select.js';
 import { starttls } from './starttls.js';
 import { store } from './store.js';
 import { unselect } from './unselect.js';
+import { create } from './create.js';
+import { del } from './delete.js';
+import { list } from './list.js';
+import { lsub } from './lsub.js';
+import { rename } from './rename.js';
+import { status } from './status.js';
+import { subscribe, unsubscribe } from './subscribe.js';
 
-import { append } from './append.js';
-import { copy } from './copy.js';
-import { expunge } from './expunge.js';
-import { move } from './move.js';
-import { search } from './search.js';
 const handlers: ImapCommandHandler<any>[] = [
-  append,
-  copy,
-  expunge,
-  move,
-  search,
   authenticate,
   capability,
   check,
@@ -46,6 +43,14 @@ const handlers: ImapCommandHandler<any>[] = [
   starttls,
   store,
   unselect,
+  create,
+  del,
+  list,
+  lsub,
+  rename,
+  status,
+  subscribe,
+  unsubscribe,
 ];
 
 export const COMMANDS: ReadonlyMap<Command['name'], ImapCommandHandler> = new Map(handlers.map((h) => [h.name, h as ImapCommandHandler]));
