@@ -25,7 +25,17 @@ import { rename } from './rename.js';
 import { status } from './status.js';
 import { subscribe, unsubscribe } from './subscribe.js';
 
+import { append } from './append.js';
+import { copy } from './copy.js';
+import { expunge } from './expunge.js';
+import { move } from './move.js';
+import { search } from './search.js';
 const handlers: ImapCommandHandler<any>[] = [
+  append,
+  copy,
+  expunge,
+  move,
+  search,
   authenticate,
   capability,
   check,
