@@ -350,6 +350,40 @@ describe('IMAP FETCH', () => {
     c.close();
   });
 
+  it('BINARY / BINARY.PEEK / BINARY.SIZE decode base64 and quoted-printable parts (RFC 3516)', async () => {
+    const png = msgs.find((x) => x.index.root.children?.some((p) => p.type === 'image'))!;
+    const n = png.index.root.children!.findIndex((p) => p.type === 'image') + 1;
+    const qp = msgs.find((x) => x.index.root.encoding === 'QUOTED-PRINTABLE')!;
+    const c = await ImapTestClient.open(s.ports.imaps!, { select: 'INBOX' });
+    let r = await c.cmd(`UID FETCH ${png.uid} (BINARY.PEEK[${n}] BINARY.SIZE[${n}] BINARY.PEEK[${n}]<0.8>)`);
+    assert.equal(r.status, 'OK', r.tagged);
+    assert.ok(r.untagged[0]!.includes(`BINARY[${n}] ~{`), 'NUL octets go in a literal8');
+    let d = fetches(r)[0]!;
+    assert.equal(Buffer.compare(Buffer.from(d.items.get(`BINARY[${n}]`) as string, 'latin1'), demoPng()), 0);
+    assert.equal(d.items.get(`BINARY.SIZE[${n}]`), demoPng().length);
+    assert.equal(d.items.get(`BINARY[${n}]<0>`), latin1(demoPng().subarray(0, 8)));
+    r = await c.cmd(`UID FETCH ${qp.uid} (BINARY.PEEK[1] BINARY.SIZE[1])`);
+    d = fetches(r)[0]!;
+    const text = Buffer.from(d.items.get('BINARY[1]') as string, 'latin1').toString('utf8');
+    assert.match(text, /München/);
+    assert.equal(d.items.get('BINARY.SIZE[1]'), Buffer.byteLength(text));
+    c.close();
+  });
+
+  it('a header too big for the index is read from the blob for HEADER and HEADER.FIELDS', async () => {
+    await createMailbox(s.store, { address: 'bighead@example.test', password: PASSWORD });
+    const received = Array.from({ length: 900 }, (_, i) => `Received: from relay${i}.example.test by mx.example.test; Mon, 1 Jan 2024 00:00:00 +0000`).join('\r\n');
+    const raw = Buffer.from(`${received}\r\nFrom: x@example.test\r\nSubject: big header\r\n\r\nbody\r\n`);
+    await deliverToInbox(s.store, 'bighead@example.test', raw);
+    assert.equal(indexMessage(raw).header, null, 'the header is over the index limit');
+    const c = await ImapTestClient.open(s.ports.imaps!, { user: 'bighead@example.test', select: 'INBOX' });
+    const d = fetches(await c.cmd('FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[HEADER.FIELDS (Subject FROM)] ENVELOPE)'))[0]!;
+    assert.equal(d.items.get('BODY[HEADER]'), latin1(raw).slice(0, latin1(raw).indexOf('\r\n\r\n') + 4));
+    assert.equal(d.items.get('BODY[HEADER.FIELDS (Subject FROM)]'), 'From: x@example.test\r\nSubject: big header\r\n\r\n');
+    assert.equal((d.items.get('ENVELOPE') as string[])[1], 'big header');
+    c.close();
+  });
+
   it('imapflow: envelopes, structures, sources and an attachment download', async () => {
     const client = new ImapFlow({ host: '127.0.0.1', port: s.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: USER, pass: PASSWORD }, logger: false });
     await client.connect();
