@@ -16,7 +16,7 @@ import { loadOrCreateCertificate } from './net/certificates.js';
 import type { ListenerSpec } from './net/types.js';
 import { IMAP_REFUSAL, IMAP_STOP_LINE, startImapSession } from './imap/index.js';
 import { POP3_REFUSAL, POP3_STOP_LINE, startPop3Session } from './pop3/index.js';
-import type { ProtocolLogEntry } from './pop3/session.js';
+import type { ProtocolLogEntry } from './protocol-log.js';
 import { startProtocolService, type ProtocolService } from './service.js';
 
 export interface RunningServer {
@@ -68,15 +68,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   const sessionLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) =>
     log[level](extra ?? {}, msg);
 
-  const pop3Listeners: ListenerSpec[] = [
-    { host: config.bindHost, port: config.pop3Port, kind: 'plain' },
-    { host: config.bindHost, port: config.pop3sPort, kind: 'tls' },
-  ];
-  if (config.pop3LbTlsPort) pop3Listeners.push({ host: config.bindHost, port: config.pop3LbTlsPort, kind: 'lb-tls' });
 
   const pop3 = await startProtocolService({
     protocol: 'pop3',
-    listeners: pop3Listeners,
+    listeners: listenerSpecs(config.bindHost, config.pop3Port, config.pop3sPort, config.pop3LbTlsPort),
     settings,
     tls,
     trustedProxies: config.trustedProxies,
@@ -92,14 +87,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
         log: sessionLog,
       }),
   });
-  const imapListeners: ListenerSpec[] = [
-    { host: config.bindHost, port: config.imapPort, kind: 'plain' },
-    { host: config.bindHost, port: config.imapsPort, kind: 'tls' },
-  ];
-  if (config.imapLbTlsPort) imapListeners.push({ host: config.bindHost, port: config.imapLbTlsPort, kind: 'lb-tls' });
   const imap4 = await startProtocolService({
     protocol: 'imap4',
-    listeners: imapListeners,
+    listeners: listenerSpecs(config.bindHost, config.imapPort, config.imapsPort, config.imapLbTlsPort),
     settings,
     tls,
     trustedProxies: config.trustedProxies,
@@ -118,8 +108,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   });
 
   const ports: Record<string, number> = {};
-  for (const a of pop3.server.addresses) ports[a.kind === 'plain' ? 'pop3' : a.kind === 'tls' ? 'pop3s' : 'pop3LbTls'] = a.port;
-  for (const a of imap4.server.addresses) ports[a.kind === 'plain' ? 'imap' : a.kind === 'tls' ? 'imaps' : 'imapLbTls'] = a.port;
+  const name = { plain: '', tls: 's', 'lb-tls': 'LbTls' } as const;
+  for (const a of pop3.server.addresses) ports['pop3' + name[a.kind]] = a.port;
+  for (const a of imap4.server.addresses) ports['imap' + name[a.kind]] = a.port;
 
   return {
     store,
@@ -138,4 +129,14 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
       await baseStore.close();
     },
   };
+}
+
+/** A plain (STARTTLS) and an implicit-TLS listener, plus the load balancer's TLS-ended port when set. */
+function listenerSpecs(host: string, plain: number, tlsPort: number, lbTls: number): ListenerSpec[] {
+  const specs: ListenerSpec[] = [
+    { host, port: plain, kind: 'plain' },
+    { host, port: tlsPort, kind: 'tls' },
+  ];
+  if (lbTls) specs.push({ host, port: lbTls, kind: 'lb-tls' });
+  return specs;
 }

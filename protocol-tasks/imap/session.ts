@@ -15,7 +15,7 @@ import type { ProtocolSettings } from '../../core/settings/schema.js';
 import type { Account, Store } from '../../core/store/port.js';
 import { MAX_MESSAGE_SIZE } from '../../core/store/deliver.js';
 import type { Connection, ProtocolServer } from '../net/types.js';
-import type { ProtocolLogEntry } from '../pop3/session.js';
+import { SessionLog, type ProtocolLogSink } from '../protocol-log.js';
 import { parseCommand } from './codec/commands/index.js';
 import type { Command } from './codec/commands/types.js';
 import { Receiver, type ReceiverEvent } from './codec/receiver.js';
@@ -40,7 +40,7 @@ export interface ImapServices {
   auth: Authenticator;
   settings: () => ProtocolSettings;
   server: Pick<ProtocolServer, 'acquireUser'>;
-  protocolLog?: (entry: ProtocolLogEntry) => void;
+  protocolLog?: ProtocolLogSink;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** IDLE keepalive interval, ms (must stay below the load balancer's idle timeout). */
   idleKeepaliveMs?: number;
@@ -95,7 +95,7 @@ export class ImapSession {
   private releaseUser: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
   private onChangeHook: (() => void) | null = null;
-  private seq = 0;
+  private plog: SessionLog;
   private written = 0;
   ending = false;
   /** When set, the connection ends with this BYE right after the current tagged reply. */
@@ -120,6 +120,7 @@ export class ImapSession {
         return null;
       },
     });
+    this.plog = new SessionLog(conn, services.protocolLog, () => this.settings.protocolLogEnabled);
     conn.onData((chunk) => this.onData(chunk));
     conn.onClose(() => this.cleanup());
   }
@@ -406,22 +407,9 @@ export class ImapSession {
   }
 
   private logCommand(command: string, parameters: string, started: number, requestSize: number, before: number, status: string): void {
-    const log = this.services.protocolLog;
-    if (!log || !this.settings.protocolLogEnabled) return;
-    log({
-      sessionId: this.conn.id,
-      seqNumber: ++this.seq,
-      clientIp: this.conn.remoteAddress,
-      serverPort: this.conn.localPort,
-      user: this.account?.address ?? '',
-      command,
-      parameters,
-      durationMs: Date.now() - started,
-      requestSize,
-      responseSize: this.written - before,
-      context: `${this.state} ${status}`,
-    });
+    this.plog.record({ command, parameters, user: this.account?.address ?? '', started, requestSize, responseSize: this.written - before, context: `${this.state} ${status}` });
   }
+
 
   private cleanup(): void {
     this.ending = true;

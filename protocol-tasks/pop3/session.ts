@@ -17,6 +17,9 @@ import type { Account, Folder, Store } from '../../core/store/port.js';
 import type { Connection, ProtocolServer } from '../net/types.js';
 import { LineReceiver, err, parseCommand, type Pop3Command } from './codec.js';
 import { COMMANDS } from './commands/index.js';
+import { SessionLog, type ProtocolLogSink } from '../protocol-log.js';
+
+export type { ProtocolLogEntry } from '../protocol-log.js';
 
 export type Pop3State = 'AUTHORIZATION' | 'TRANSACTION' | 'UPDATE';
 
@@ -28,23 +31,10 @@ export interface Pop3Services {
   /** For the per-user connection cap. */
   server: Pick<ProtocolServer, 'acquireUser'>;
   /** Called once per command when the protocol log is on (passwords already masked). */
-  protocolLog?: (entry: ProtocolLogEntry) => void;
+  protocolLog?: ProtocolLogSink;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
 }
 
-export interface ProtocolLogEntry {
-  sessionId: string;
-  seqNumber: number;
-  clientIp: string;
-  serverPort: number;
-  user: string;
-  command: string;
-  parameters: string;
-  durationMs: number;
-  requestSize: number;
-  responseSize: number;
-  context: string;
-}
 
 export interface SnapshotMessage {
   uid: number;
@@ -87,7 +77,7 @@ export class Pop3Session {
   private running = false;
   private releaseUser: (() => void) | null = null;
   private unsubscribe: (() => void) | null = null;
-  private seq = 0;
+  private plog: SessionLog;
   private tlsPending = false;
   private written = 0;
 
@@ -96,6 +86,7 @@ export class Pop3Session {
     readonly services: Pop3Services,
   ) {
     this.receiver = new LineReceiver(services.settings().maxCommandSize);
+    this.plog = new SessionLog(conn, services.protocolLog, () => this.settings.protocolLogEnabled);
     conn.onData((chunk) => this.onData(chunk));
     conn.onClose(() => this.cleanup());
   }
@@ -260,22 +251,9 @@ export class Pop3Session {
   }
 
   private logCommand(command: string, parameters: string, started: number, requestSize: number, before: number): void {
-    const log = this.services.protocolLog;
-    if (!log || !this.settings.protocolLogEnabled) return;
-    log({
-      sessionId: this.conn.id,
-      seqNumber: ++this.seq,
-      clientIp: this.conn.remoteAddress,
-      serverPort: this.conn.localPort,
-      user: this.account?.address ?? '',
-      command,
-      parameters,
-      durationMs: Date.now() - started,
-      requestSize,
-      responseSize: this.written - before,
-      context: this.state,
-    });
+    this.plog.record({ command, parameters, user: this.account?.address ?? '', started, requestSize, responseSize: this.written - before, context: this.state });
   }
+
 
   private async recheckAccount(): Promise<void> {
     if (!this.account || this.ending) return;
