@@ -44,6 +44,8 @@ export interface ImapServices {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** IDLE keepalive interval, ms (must stay below the load balancer's idle timeout). */
   idleKeepaliveMs?: number;
+  /** How often an IDLE session checks the journal without a change notice, ms. */
+  idlePollMs?: number;
 }
 
 /** How a command ended: written as the tagged response. */
@@ -71,6 +73,7 @@ const MAX_BAD_BEFORE_LOGIN = 10;
 /** Unparsed input held while a command runs; past this, reading pauses. */
 const MAX_PENDING_INPUT = 256 * 1024;
 export const DEFAULT_IDLE_KEEPALIVE_MS = 120_000;
+export const DEFAULT_IDLE_POLL_MS = 30_000;
 
 export const AUTH_FAILED: Done = no('Authentication failed.', 'AUTHENTICATIONFAILED');
 

@@ -3,7 +3,7 @@
 // mailbox too (Outlook does that); then only keepalives flow.
 import type { IdleCommand } from '../codec/commands/types.js';
 import { continuation } from '../codec/serialize.js';
-import { DEFAULT_IDLE_KEEPALIVE_MS, bad, ok, type ImapCommandHandler } from '../session.js';
+import { DEFAULT_IDLE_KEEPALIVE_MS, DEFAULT_IDLE_POLL_MS, bad, ok, type ImapCommandHandler } from '../session.js';
 
 export const idle: ImapCommandHandler<IdleCommand> = {
   name: 'IDLE',
@@ -19,11 +19,20 @@ export const idle: ImapCommandHandler<IdleCommand> = {
     push();
     const every = s.services.idleKeepaliveMs ?? DEFAULT_IDLE_KEEPALIVE_MS;
     const timer = setInterval(() => void s.untaggedLine('OK Still here'), every);
+    // Safety net for a missed change notice (another process wrote, e.g. mailctl, or a lost
+    // fan-out message): look at the journal now and then. One small range query per period.
+    const poll = setInterval(() => {
+      if (s.selected) {
+        s.dirty = true;
+        push();
+      }
+    }, s.services.idlePollMs ?? DEFAULT_IDLE_POLL_MS);
     let line: Buffer | null;
     try {
       line = await s.readLine();
     } finally {
       clearInterval(timer);
+      clearInterval(poll);
       s.setChangeHook(null);
       await chain;
     }
