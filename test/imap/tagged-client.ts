@@ -24,7 +24,8 @@ export class TaggedClient {
     const lc = await LineClient.connect(port, { tls: true });
     await lc.line();
     const c = new TaggedClient(lc);
-    const r = await c.run(`LOGIN "${USER}" "${PASSWORD}"`);
+    // Password hashing is deliberately slow; a busy machine running many logins needs time.
+    const r = await c.run(`LOGIN "${USER}" "${PASSWORD}"`, { timeoutMs: 60000 });
     if (r.status !== 'OK') throw new Error(`login failed: ${r.raw}`);
     if (opts.select) {
       const s = await c.run(`${opts.examine ? 'EXAMINE' : 'SELECT'} "${opts.select}"`);
@@ -47,7 +48,7 @@ export class TaggedClient {
   }
 
   /** Reads until the tagged reply for `tag`. */
-  async reply(tag: string, timeoutMs = 10000): Promise<Reply> {
+  async reply(tag: string, timeoutMs = 30000): Promise<Reply> {
     const raw = await this.lc.readUntil(new RegExp(`(?:^|\\r\\n)${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`), timeoutMs);
     return parseReply(raw, tag);
   }
