@@ -33,6 +33,9 @@ export const BATCH = 250;
 const FLUSH_BYTES = 256 * 1024;
 /** Section ranges at least this long are streamed from the blob instead of read whole. */
 export const STREAM_THRESHOLD = 1024 * 1024;
+/** Small section reads started ahead of their turn, and the octets they may hold. */
+const READ_AHEAD = 8;
+const READ_AHEAD_BYTES = 8 * 1024 * 1024;
 /** UIDs per store.updateFlags call. */
 export const FLAG_BATCH = 1000;
 
@@ -99,6 +102,8 @@ interface Plan {
   /** Some item sets \Seen (non-peek body section) and the mailbox is writable. */
   setsSeen: boolean;
   hasFlags: boolean;
+  /** Some item reads message bytes. */
+  readsBlob: boolean;
 }
 
 /** Section items served from the whole blob without offsets: BODY[] / RFC822 (with partial). */
@@ -137,7 +142,8 @@ function makePlan(cmd: FetchCommand, readOnly: boolean, withModseq: boolean): Pl
     }
     if ((it.type === 'section' || it.type === 'binary') && !it.peek && !readOnly) setsSeen = true;
   }
-  return { items, needIndex, setsSeen, hasFlags: seen.has('FLAGS') };
+  const readsBlob = items.some((it) => it.type === 'section' || it.type === 'binary' || it.type === 'binary.size');
+  return { items, needIndex, setsSeen, hasFlags: seen.has('FLAGS'), readsBlob };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -339,6 +345,7 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
   }
   const plan = makePlan(cmd, view.readOnly, condstore && cmd.changedSince !== null);
   const out = new FetchOutput(s);
+  const reader = new BlobReader(s);
   let missing = false;
   let unknownCte = false;
 
@@ -378,23 +385,49 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
       }
     }
 
+    if (plan.readsBlob) {
+      for (const t of batch) {
+        const rec = stored ? stored.get(t.uid) ?? null : null;
+        planReads(reader, plan, view.meta.get(t.uid)!, view.isExpunged(t.uid), plan.needIndex && !rec, rec ? rec.index : null);
+      }
+    }
+
     for (const t of batch) {
       if (s.conn.closed) break;
       const meta = view.meta.get(t.uid)!;
       const gone = view.isExpunged(t.uid);
       const rec = stored ? stored.get(t.uid) ?? null : null;
       const index = rec ? rec.index : null;
-      const r = await writeMessage(s, out, plan, t, meta, gone || (plan.needIndex && !rec), index, newlySeen.has(t.uid));
+      const r = await writeMessage(s, out, reader, plan, t, meta, gone || (plan.needIndex && !rec), index, newlySeen.has(t.uid));
       if (r.missing) missing = true;
       if (r.unknownCte) unknownCte = true;
       await out.maybeFlush();
     }
     await out.flush();
+    reader.clear();
   }
   await out.flush();
   if (missing) return no('Some messages were expunged by another session; their data is no longer available.', 'EXPUNGEISSUED');
   if (unknownCte) return no('A part has an unknown Content-Transfer-Encoding; BINARY cannot decode it.', 'UNKNOWN-CTE');
   return ok(cmd.uid ? 'UID FETCH completed' : 'FETCH completed');
+}
+
+/** Announces the blob reads writeMessage will make for one message, in the same order. */
+function planReads(reader: BlobReader, plan: Plan, meta: MessageMeta, expunged: boolean, noIndex: boolean, index: MessageIndex | null): void {
+  for (const it of plan.items) {
+    if (it.type === 'section') {
+      if ((expunged || noIndex) && !(isWholeMessage(it) && !expunged)) continue;
+      const sd = resolveSection(it, meta, index);
+      if (sd.kind !== 'range') continue;
+      reader.plan(meta.blobKey, sd.fields ? sd.range : partialRange(sd.range, it.partial));
+    } else if ((it.type === 'binary' || it.type === 'binary.size') && index) {
+      const bp = binaryPart(index, it.part);
+      if (!bp) continue;
+      const identity = bp.encoding === '7BIT' || bp.encoding === '8BIT' || bp.encoding === 'BINARY';
+      if (it.type === 'binary.size' && identity) continue;
+      reader.plan(meta.blobKey, bp.range);
+    }
+  }
 }
 
 function flagsText(flags: readonly string[]): string {
@@ -408,6 +441,7 @@ function flagsText(flags: readonly string[]): string {
 async function writeMessage(
   s: ImapSession,
   out: FetchOutput,
+  reader: BlobReader,
   plan: Plan,
   t: Target,
   metaIn: MessageMeta,
@@ -477,7 +511,7 @@ async function writeMessage(
           out.added(data.length);
         } else if (sd.fields) {
           // HEADER.FIELDS of an encapsulated message (or of an oversized top-level header).
-          const raw = await readRange(s, meta.blobKey, sd.range);
+          const raw = await reader.read(meta.blobKey, sd.range);
           if (!raw) {
             w.text('NIL');
             missing = true;
@@ -497,7 +531,7 @@ async function writeMessage(
               missing = true;
             }
           } else {
-            const data = await readRange(s, meta.blobKey, range);
+            const data = await reader.read(meta.blobKey, range);
             if (!data) {
               w.text('NIL');
               missing = true;
@@ -530,7 +564,7 @@ async function writeMessage(
           break;
         }
         try {
-          const raw = await readRange(s, meta.blobKey, bp.range);
+          const raw = await reader.read(meta.blobKey, bp.range);
           if (!raw) {
             sep();
             w.text(it.label + ' NIL');
@@ -568,12 +602,78 @@ async function writeMessage(
   return { missing, unknownCte };
 }
 
-/** A ranged blob read; null when the blob is gone. */
-async function readRange(s: ImapSession, key: string, range: ByteRange): Promise<Buffer | null> {
-  try {
-    return await s.store.blobs.get(key, range);
-  } catch (e) {
-    if (isNotFound(e)) return null;
-    throw e;
+type ReadResult = { ok: true; data: Buffer | null } | { ok: false; error: unknown };
+
+/**
+ * Ranged blob reads with a bounded read-ahead: the small section reads of a batch are
+ * started a few at a time ahead of their turn (object stores answer each read with some
+ * latency), within a cap on octets held. Big ranges are streamed and never read ahead.
+ */
+class BlobReader {
+  private queue: Array<{ id: string; key: string; range: ByteRange }> = [];
+  private ready = new Map<string, Promise<ReadResult>>();
+  private held = 0;
+
+  constructor(private s: ImapSession) {}
+
+  private static id(key: string, range: ByteRange): string {
+    return `${range.start}:${range.end}:${key}`;
+  }
+
+  /** Plans reads in the order they will be asked for. */
+  plan(key: string, range: ByteRange): void {
+    if (range.end - range.start >= STREAM_THRESHOLD || range.end <= range.start) return;
+    this.queue.push({ id: BlobReader.id(key, range), key, range });
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.ready.size < READ_AHEAD && this.held < READ_AHEAD_BYTES) {
+      const q = this.queue.shift()!;
+      if (this.ready.has(q.id)) continue;
+      this.held += q.range.end - q.range.start;
+      this.ready.set(
+        q.id,
+        this.direct(q.key, q.range).then(
+          (data): ReadResult => ({ ok: true, data }),
+          (error: unknown): ReadResult => ({ ok: false, error }),
+        ),
+      );
+    }
+  }
+
+  /** A ranged read; null when the blob is gone. */
+  async read(key: string, range: ByteRange): Promise<Buffer | null> {
+    const id = BlobReader.id(key, range);
+    // Drop plans for reads that were passed over (e.g. a message found unavailable).
+    while (this.queue.length > 0 && !this.ready.has(id) && this.queue[0]!.id !== id) {
+      const i = this.queue.findIndex((q) => q.id === id);
+      if (i < 0) break;
+      this.queue.splice(0, i);
+    }
+    this.pump();
+    const p = this.ready.get(id);
+    if (!p) return this.direct(key, range);
+    this.ready.delete(id);
+    this.held -= range.end - range.start;
+    const r = await p;
+    this.pump();
+    if (!r.ok) throw r.error;
+    return r.data;
+  }
+
+  /** Forgets what was not used (settled promises never reject: nothing leaks). */
+  clear(): void {
+    this.queue = [];
+    this.ready.clear();
+    this.held = 0;
+  }
+
+  private async direct(key: string, range: ByteRange): Promise<Buffer | null> {
+    try {
+      return await this.s.store.blobs.get(key, range);
+    } catch (e) {
+      if (isNotFound(e)) return null;
+      throw e;
+    }
   }
 }

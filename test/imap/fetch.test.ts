@@ -268,9 +268,22 @@ describe('IMAP FETCH', () => {
     assert.equal(fetches(r).length, msgs.length);
     assert.equal(counts.blobGet + counts.blobStream + counts.getMessages, 0, 'metadata items come from the view');
     resetCounts(counts);
-    r = await c.cmd('UID FETCH 1:* (UID BODY.PEEK[])');
+    r = await c.cmd('UID FETCH 1:* (UID BODY.PEEK[] BODY.PEEK[]<3.40>)');
     assert.equal(counts.getMessages, 0, 'BODY[] needs no index');
-    assert.equal(counts.blobGet, msgs.length);
+    assert.equal(counts.blobGet, 2 * msgs.length);
+    fetches(r).forEach((d, i) => {
+      assert.equal(d.items.get('BODY[]'), latin1(msgs[i]!.raw), 'read-ahead keeps each message its own bytes');
+      assert.equal(d.items.get('BODY[]<3>'), latin1(msgs[i]!.raw).slice(3, 43));
+    });
+    resetCounts(counts);
+    r = await c.cmd('UID FETCH 1:* (BODY.PEEK[1] BODY.PEEK[TEXT]<0.10>)');
+    fetches(r).forEach((d, i) => {
+      const m = msgs[i]!;
+      const p1 = allParts(m.index.root)[0]!.part;
+      assert.equal(d.items.get('BODY[1]'), latin1(m.raw).slice(p1.bodyStart, p1.bodyEnd));
+      assert.equal(d.items.get('BODY[TEXT]<0>'), latin1(m.raw).slice(m.index.headerSize, m.index.headerSize + 10));
+    });
+    assert.equal(counts.getMessages, 1);
     resetCounts(counts);
     await c.cmd('UID FETCH 3 (BODY.PEEK[1])');
     assert.equal(counts.blobGet, 1, 'a part is one ranged read');
