@@ -2,10 +2,24 @@
 // plus what only this adapter can show (fault injection through the SDK clients, request
 // counts and read units of a header-only sync).
 
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  ConditionalCheckFailedException,
+  ProvisionedThroughputExceededException,
+  TransactionCanceledException,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { demoMessages } from '../../core/mime/samples.js';
+import { attachMeter, type Meter } from '../../core/store/aws/metering.js';
 import { openAwsStore, type AwsStore, type AwsStoreOptions } from '../../core/store/aws/store.js';
-import { startAwsLocal, type AwsLocal, type AwsSpace } from '../helpers/aws-local.js';
+import { deliverMessage } from '../../core/store/deliver.js';
+import type { Account, Folder, MessageMeta } from '../../core/store/port.js';
+import { localClients, startAwsLocal, type AwsLocal, type AwsSpace } from '../helpers/aws-local.js';
 import { storeContract } from './contract.js';
+import { newAccount, putMessage, rawMessage, rejectsWith } from './fixtures.js';
 
 let local: AwsLocal;
 before(async () => {
@@ -40,4 +54,288 @@ storeContract('aws', async () => {
       await space.drop();
     },
   };
+});
+
+// ------------------------------------------------------------------ AWS adapter only
+
+/** Errors on cue, from middleware on the store's own SDK clients (above the SDK's retries). */
+interface Fault {
+  client: 'dynamodb' | 's3';
+  command: string;
+  times: number;
+  error: () => unknown;
+  /** Let the request reach the service, then fail (the reply is lost). */
+  afterSend?: boolean;
+}
+
+class Faults {
+  private readonly list: Fault[] = [];
+  fired = 0;
+
+  add(f: Fault): void {
+    this.list.push(f);
+  }
+
+  clear(): void {
+    this.list.length = 0;
+  }
+
+  attach(client: 'dynamodb' | 's3', stack: DynamoDBClient['middlewareStack'] | S3Client['middlewareStack']): void {
+    (stack as DynamoDBClient['middlewareStack']).add(
+      (next, context) => async (args) => {
+        const name = (context as { commandName?: string }).commandName;
+        const f = this.list.find((x) => x.client === client && x.command === name && x.times > 0);
+        if (f !== undefined) {
+          f.times--;
+          this.fired++;
+          if (!f.afterSend) throw f.error();
+          await next(args);
+          throw f.error();
+        }
+        return await next(args);
+      },
+      { step: 'initialize', name: 'faultInjection', priority: 'high' },
+    );
+  }
+}
+
+const s3Unavailable = () =>
+  new S3ServiceException({ name: 'ServiceUnavailable', $fault: 'server', $metadata: { httpStatusCode: 503 }, message: 'Service Unavailable' });
+const throttled = () => new ProvisionedThroughputExceededException({ message: 'Throughput exceeds the current capacity', $metadata: {} });
+const lostCondition = () =>
+  new TransactionCanceledException({
+    message: 'Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed]',
+    $metadata: {},
+    CancellationReasons: [{ Code: 'ConditionalCheckFailed' }],
+  });
+const connectionReset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+
+interface Rig {
+  store: AwsStore;
+  faults: Faults;
+  meter: Meter;
+  acct: Account;
+  inbox: Folder;
+  done(): Promise<void>;
+}
+
+async function rig(extra: Partial<AwsStoreOptions> = {}): Promise<Rig> {
+  const space = await local.createSpace();
+  const { ddb, s3 } = localClients(local.dynamodbEndpoint, local.s3Endpoint);
+  const faults = new Faults();
+  faults.attach('dynamodb', ddb.middlewareStack);
+  faults.attach('s3', s3.middlewareStack);
+  const meter = attachMeter({ dynamodb: ddb, s3 });
+  const store = openOn(space, { dynamodb: ddb, s3, ...extra });
+  const acct = await store.createAccount(newAccount(`rig-${randomUUID()}@example.com`));
+  const inbox = await store.createFolder(acct.id, 'INBOX');
+  return {
+    store,
+    faults,
+    meter,
+    acct,
+    inbox,
+    async done() {
+      await store.close();
+      ddb.destroy();
+      s3.destroy();
+      await space.drop();
+    },
+  };
+}
+
+/** DESIGN §5 invariants 1 and 2 as seen through the port, plus exact counters. */
+async function assertConsistent(r: Rig, expectedCount: number): Promise<MessageMeta[]> {
+  const { store, acct, inbox } = r;
+  const list = await store.listMessages(acct.id, inbox.id);
+  assert.equal(list.length, expectedCount);
+  for (let i = 1; i < list.length; i++) assert.ok(list[i]!.uid > list[i - 1]!.uid, 'UIDs ascend');
+  const f = (await store.getFolder(acct.id, inbox.id))!;
+  assert.equal(f.messageCount, list.length);
+  assert.equal(f.totalSize, list.reduce((t, m) => t + m.size, 0));
+  assert.ok(list.every((m) => m.uid < f.uidNext));
+  const journal = await store.changesSince(acct.id, inbox.id, 0);
+  assert.equal(journal.length === 0 ? 0 : journal[journal.length - 1]!.modseq, f.highestModseq, 'journal reaches HIGHESTMODSEQ');
+  for (const m of list) {
+    const blob = await store.blobs.get(m.blobKey);
+    assert.equal(blob.length, m.size, 'every visible message has its blob');
+    assert.ok((await store.getMessage(acct.id, inbox.id, m.uid))!.index);
+  }
+  return list;
+}
+
+function deliverTo(r: Rig, subject: string, extra: { appendId?: string } = {}) {
+  return deliverMessage(r.store, { accountId: r.acct.id, folderId: r.inbox.id, raw: rawMessage(subject), ...extra });
+}
+
+describe('aws store only: fault injection', () => {
+  it('S3 put fails: UNAVAILABLE, no message, nothing to sweep; a retry succeeds', async () => {
+    const r = await rig();
+    try {
+      r.faults.add({ client: 's3', command: 'PutObjectCommand', times: 1, error: s3Unavailable });
+      await rejectsWith(deliverTo(r, 'first try'), 'UNAVAILABLE');
+      await assertConsistent(r, 0);
+      assert.equal(await r.store.sweepOrphanBlobs(0), 0);
+      const ok = await deliverTo(r, 'second try');
+      assert.equal(ok.uid, 1);
+      await assertConsistent(r, 1);
+    } finally {
+      await r.done();
+    }
+  });
+
+  it('a lost folder condition is retried; losing every time answers UNAVAILABLE, the orphan is swept, a retry succeeds', async () => {
+    const r = await rig({ maxWriteAttempts: 3 });
+    try {
+      r.faults.add({ client: 'dynamodb', command: 'TransactWriteItemsCommand', times: 1, error: lostCondition });
+      assert.equal((await deliverTo(r, 'retried inside')).uid, 1);
+      assert.equal(r.faults.fired, 1);
+      await assertConsistent(r, 1);
+
+      r.faults.add({ client: 'dynamodb', command: 'TransactWriteItemsCommand', times: 3, error: lostCondition });
+      await rejectsWith(deliverTo(r, 'never lands'), 'UNAVAILABLE');
+      await assertConsistent(r, 1);
+      assert.equal(await r.store.sweepOrphanBlobs(0), 1, 'the blob written before the failed metadata write');
+      assert.equal((await deliverTo(r, 'lands')).uid, 2);
+      await assertConsistent(r, 2);
+
+      // A plain conditional write that fails: an account update with a version is a CONFLICT.
+      const before = (await r.store.getAccount(r.acct.id))!;
+      r.faults.add({
+        client: 'dynamodb',
+        command: 'PutItemCommand',
+        times: 1,
+        error: () => new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} }),
+      });
+      await rejectsWith(r.store.updateAccount(r.acct.id, { homeSite: 'elsewhere' }, before.version), 'CONFLICT');
+      assert.deepEqual(await r.store.getAccount(r.acct.id), before);
+      assert.equal((await r.store.updateAccount(r.acct.id, { homeSite: 'elsewhere' }, before.version)).homeSite, 'elsewhere');
+    } finally {
+      await r.done();
+    }
+  });
+
+  it('throttling: UNAVAILABLE for writes and reads, the mailbox unchanged; retries succeed', async () => {
+    const r = await rig();
+    try {
+      const { uid } = await deliverTo(r, 'throttle me');
+      r.faults.add({ client: 'dynamodb', command: 'TransactWriteItemsCommand', times: 1, error: throttled });
+      await rejectsWith(deliverTo(r, 'throttled append'), 'UNAVAILABLE');
+      r.faults.add({ client: 'dynamodb', command: 'TransactWriteItemsCommand', times: 1, error: throttled });
+      await rejectsWith(r.store.updateFlags(r.acct.id, r.inbox.id, { uids: [uid], op: 'add', flags: ['\\Seen'] }), 'UNAVAILABLE');
+      r.faults.add({ client: 'dynamodb', command: 'QueryCommand', times: 1, error: throttled });
+      await rejectsWith(r.store.listMessages(r.acct.id, r.inbox.id), 'UNAVAILABLE');
+      const list = await assertConsistent(r, 1);
+      assert.deepEqual(list[0]!.flags, []);
+      await r.store.updateFlags(r.acct.id, r.inbox.id, { uids: [uid], op: 'add', flags: ['\\Seen'] });
+      await deliverTo(r, 'after the throttle');
+      const after = await assertConsistent(r, 2);
+      assert.deepEqual(after[0]!.flags, ['\\Seen']);
+    } finally {
+      await r.done();
+    }
+  });
+
+  it('crash between blob and metadata: nothing visible, the orphan is swept; a reply lost after commit is made good by the append id', async () => {
+    const r = await rig();
+    try {
+      // The metadata write never reaches DynamoDB.
+      r.faults.add({ client: 'dynamodb', command: 'TransactWriteItemsCommand', times: 1, error: connectionReset });
+      await rejectsWith(deliverTo(r, 'lost'), 'UNAVAILABLE');
+      await assertConsistent(r, 0);
+      // A process that died right after its blob PUT (no metadata call at all).
+      const raw = rawMessage('crashed');
+      await r.store.blobs.put(`${r.acct.id}/${randomUUID()}`, raw);
+      assert.equal(await r.store.sweepOrphanBlobs(60_000), 0, 'young orphans wait');
+      assert.equal(await r.store.sweepOrphanBlobs(0), 2);
+      await assertConsistent(r, 0);
+
+      // The transaction commits but its reply is lost: the client retries with its append id.
+      const { raw: _raw, ...n } = await putMessage(r.store, r.acct.id, { appendId: 'lost-reply' });
+      r.faults.add({ client: 'dynamodb', command: 'TransactWriteItemsCommand', times: 1, error: connectionReset, afterSend: true });
+      await rejectsWith(r.store.appendMessage(r.acct.id, r.inbox.id, n), 'UNAVAILABLE');
+      const again = await r.store.appendMessage(r.acct.id, r.inbox.id, n);
+      assert.equal(again.uid, 1);
+      const list = await assertConsistent(r, 1);
+      assert.equal(list[0]!.blobKey, n.blobKey);
+      assert.equal(await r.store.sweepOrphanBlobs(0), 0, 'the blob is referenced');
+      assert.equal((await deliverTo(r, 'next')).uid, 2);
+    } finally {
+      await r.done();
+    }
+  });
+});
+
+/** A message with the header weight of real mail (trace, authentication, list headers). */
+function realisticMessage(i: number, demo: Array<{ raw: Buffer }>): Buffer {
+  const trace =
+    `Received: from mail-out-${i % 7}.example.net (mail-out-${i % 7}.example.net [192.0.2.${i % 250}])\r\n` +
+    `\tby mx.example.test (Postfix) with ESMTPS id 4Z${(i * 7919).toString(36).toUpperCase()}\r\n` +
+    `\tfor <demo@example.test>; Tue, 3 Mar 2026 09:05:00 +0000\r\n` +
+    `Received: from localhost by mail-out-${i % 7}.example.net with LMTP id ${randomUUID()}; Tue, 3 Mar 2026 09:04:59 +0000\r\n` +
+    `DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.net; s=s2026; t=1772528700;\r\n` +
+    `\th=from:to:subject:date:message-id:mime-version:content-type;\r\n` +
+    `\tbh=${randomBytes(32).toString('base64')};\r\n` +
+    `\tb=${randomBytes(256).toString('base64').replace(/(.{72})/g, '$1\r\n\t')}\r\n` +
+    `Authentication-Results: mx.example.test; dkim=pass header.d=example.net; spf=pass smtp.mailfrom=example.net; dmarc=pass\r\n` +
+    `List-Id: <team-${i % 5}.lists.example.net>\r\nList-Unsubscribe: <mailto:leave-${i % 5}@lists.example.net>\r\n` +
+    `X-Spam-Status: No, score=-0.${i % 10} required=5.0\r\n`;
+  return Buffer.concat([Buffer.from(trace, 'latin1'), demo[i % demo.length]!.raw]);
+}
+
+describe('aws store only: cost of a header-only sync', () => {
+  it('reads 1,000 messages\' flags, envelopes, structures and headers with zero S3 requests and no Scan', async (t) => {
+    const r = await rig({ verifyBlobOnAppend: false }); // seeding speed only; the reads measured are the same
+    try {
+      const N = 1000;
+      const demo = demoMessages('demo@example.test', new Date('2026-03-03T09:00:00Z'));
+      for (let i = 0; i < N; i += 100) {
+        await Promise.all(
+          Array.from({ length: Math.min(100, N - i) }, (_, j) =>
+            deliverMessage(r.store, { accountId: r.acct.id, folderId: r.inbox.id, raw: realisticMessage(i + j, demo) }),
+          ),
+        );
+      }
+      r.meter.reset();
+      // SELECT, then UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)
+      const folder = (await r.store.getFolder(r.acct.id, r.inbox.id))!;
+      const list = await r.store.listMessages(r.acct.id, r.inbox.id);
+      const flagsSync = r.meter.snapshot();
+      // then FETCH 1:* (ENVELOPE BODYSTRUCTURE BODY.PEEK[HEADER.FIELDS (...)]) from the stored index
+      r.meter.reset();
+      const full = await r.store.getMessages(
+        r.acct.id,
+        r.inbox.id,
+        list.map((m) => m.uid),
+      );
+      const headerSync = r.meter.snapshot();
+      // and a sparse set (every 10th message), which takes the batch path
+      r.meter.reset();
+      const sparse = await r.store.getMessages(
+        r.acct.id,
+        r.inbox.id,
+        list.filter((_, i) => i % 10 === 0).map((m) => m.uid),
+      );
+      const sparseSync = r.meter.snapshot();
+
+      assert.equal(folder.messageCount, N);
+      assert.equal(list.length, N);
+      assert.equal(full.length, N);
+      assert.equal(sparse.length, N / 10);
+      assert.ok(full.every((m) => m.index.header !== null && m.index.envelope.subject !== undefined));
+      for (const u of [flagsSync, headerSync, sparseSync]) {
+        assert.deepEqual(u.s3, {}, 'no S3 request at all');
+        assert.equal(u.dynamodb.ScanCommand, undefined, 'no Scan');
+      }
+      const per1000 = (units: number, n: number) => ((units * 1000) / n).toFixed(1);
+      t.diagnostic(
+        `strongly consistent read units per 1,000 messages: flags sync ${per1000(flagsSync.readUnits, N)} ` +
+          `(${JSON.stringify(flagsSync.dynamodb)}); envelope+structure+headers ${per1000(headerSync.readUnits, N)} ` +
+          `(${JSON.stringify(headerSync.dynamodb)}); sparse (every 10th, batch reads) ${per1000(sparseSync.readUnits, N / 10)}`,
+      );
+      assert.ok(flagsSync.readUnits > 0, 'DynamoDB Local reports consumed capacity');
+    } finally {
+      await r.done();
+    }
+  });
 });

@@ -150,6 +150,19 @@ interface MetaItem {
   b: string;
 }
 
+interface PendingAppend {
+  accountId: string;
+  blobKey: string;
+  size: number;
+  internalDate: number;
+  flags: string[];
+  x: Uint8Array;
+  appendId: string | undefined;
+  now: number;
+  resolve: (r: AppendResult) => void;
+  reject: (e: unknown) => void;
+}
+
 const RETRY = Symbol('retry');
 type Retry = typeof RETRY;
 
@@ -327,6 +340,7 @@ export class AwsStore implements Store {
   private readonly verifyBlobs: boolean;
   private readonly cache = new Map<string, FolderState>();
   private readonly mutex = new KeyedMutex();
+  private readonly appendQueues = new Map<string, PendingAppend[]>();
   private closed = false;
 
   constructor(opts: AwsStoreOptions) {
@@ -505,16 +519,19 @@ export class AwsStore implements Store {
 
   /**
    * Items of a per-folder table (messages or index) for a sorted, de-duplicated UID list: one
-   * range Query when the UIDs are dense (a Query bills the summed size of the items it reads),
-   * else BatchGetItem (which bills every item rounded up to 4 KB).
+   * range Query when that reads fewer bytes than it saves (a Query bills the summed size of
+   * the items it reads, rounded once), else BatchGetItem (which bills every item rounded up
+   * to 4 KB). Message records are ~150 bytes, so a Query over a span up to ~25 times the
+   * number wanted is still cheaper; index items are ~1-2 KB compressed, so up to ~2 times.
    */
   private async readByUid(table: string, folderId: string, uids: number[], what: string): Promise<Map<number, Item>> {
     const out = new Map<number, Item>();
     if (uids.length === 0) return out;
     const lo = uids[0]!;
     const hi = uids[uids.length - 1]!;
+    const spanFactor = table === this.names.messages ? 24 : 2;
     let items: Item[];
-    if (hi - lo + 1 <= uids.length * 2) {
+    if (hi - lo + 1 <= uids.length * spanFactor) {
       items = await this.queryAll(
         {
           TableName: table,
@@ -1078,53 +1095,144 @@ export class AwsStore implements Store {
       if (h === null) throw new StoreError(`blob not found: ${blobKey}`, 'NOT_FOUND');
       if (h.size !== size) throw new StoreError(`size ${size} differs from the blob's ${h.size}`, 'INVALID');
     }
-    const now = this.now();
-    const idKey = appendId === undefined ? undefined : { a: accountId, s: `I#${folderId}#${appendId}` };
-    return await this.mutex.run([folderId], () =>
-      this.retrying('append', async (attempt): Promise<AppendResult | Retry> => {
-        const st = await this.folderState(accountId, folderId, attempt > 0);
-        if (st.uidNext > MAX_UID) throw new StoreError('UID space of the folder is exhausted', 'LIMIT');
-        const uid = st.uidNext;
-        const modseq = st.hm + 1;
-        const meta: MetaItem = { f: folderId, u: uid, ms: modseq, fl: joinFlags(flags), d: msg.internalDate, z: size, b: blobKey };
-        const items: TxItem[] = [
-          this.folderUpdate(st, uid + 1, modseq, 1, size),
-          { Put: { TableName: this.names.messages, Item: meta as unknown as Item, ConditionExpression: 'attribute_not_exists(u)' } },
-          { Put: { TableName: this.names.index, Item: { f: folderId, u: uid, x } } },
-          this.journalPut(folderId, modseq, uid, 'new', flags, now),
-          this.refUpdate(blobKey, 1),
-        ];
-        if (idKey !== undefined) {
+    return await new Promise<AppendResult>((resolve, reject) => {
+      const p: PendingAppend = { accountId, blobKey, size, internalDate: msg.internalDate, flags, x, appendId, now: this.now(), resolve, reject };
+      let q = this.appendQueues.get(folderId);
+      if (q === undefined) {
+        q = [];
+        this.appendQueues.set(folderId, q);
+        q.push(p);
+        void this.drainAppends(folderId);
+      } else {
+        q.push(p);
+      }
+    });
+  }
+
+  /**
+   * Group commit: appends to one folder that wait while an earlier one commits go together
+   * in the next transaction (as many as fit in 100 items / 3 MB), each with its own UID,
+   * modseq and journal entry, so concurrent APPENDs cost one transaction per batch.
+   */
+  private async drainAppends(folderId: string): Promise<void> {
+    const q = this.appendQueues.get(folderId)!;
+    try {
+      await this.mutex.run([folderId], async () => {
+        while (q.length > 0) {
+          const batch: PendingAppend[] = [];
+          let items = 1;
+          let bytes = 0;
+          const ids = new Set<string>();
+          const blobs = new Set<string>();
+          while (q.length > 0) {
+            const p = q[0]!;
+            const need = 3 + (p.appendId !== undefined ? 1 : 0) + (blobs.has(p.blobKey) ? 0 : 1);
+            if (batch.length > 0 && (p.accountId !== batch[0]!.accountId || items + need > MAX_TX_ITEMS || bytes + p.x.length > MAX_TX_BYTES)) break;
+            if (p.appendId !== undefined && ids.has(p.appendId)) break;
+            q.shift();
+            batch.push(p);
+            items += need;
+            bytes += p.x.length + 1024;
+            if (p.appendId !== undefined) ids.add(p.appendId);
+            blobs.add(p.blobKey);
+          }
+          try {
+            await this.commitAppends(folderId, batch);
+          } catch (e) {
+            for (const p of batch) p.reject(e);
+          }
+        }
+      });
+    } catch (e) {
+      for (const p of q.splice(0)) p.reject(e);
+    } finally {
+      this.appendQueues.delete(folderId);
+      // Appends that arrived after the loop ended start a new drain.
+      if (q.length > 0) {
+        this.appendQueues.set(folderId, q);
+        void this.drainAppends(folderId);
+      }
+    }
+  }
+
+  private async commitAppends(folderId: string, initial: PendingAppend[]): Promise<void> {
+    let batch = initial;
+    const accountId = batch[0]!.accountId;
+    await this.retrying('append', async (attempt): Promise<true | Retry> => {
+      if (batch.length === 0) return true;
+      const st = await this.folderState(accountId, folderId, attempt > 0);
+      const n = batch.length;
+      if (st.uidNext + n - 1 > MAX_UID) throw new StoreError('UID space of the folder is exhausted', 'LIMIT');
+      const items: TxItem[] = [this.folderUpdate(st, st.uidNext + n, st.hm + n, n, batch.reduce((t, p) => t + p.size, 0))];
+      // Which append (or blob key) each transaction item belongs to, to read cancellation reasons.
+      const owner: Array<{ kind: 'folder' | 'msg' | 'id' | 'blob'; i?: number; key?: string }> = [{ kind: 'folder' }];
+      const refs = new Map<string, number>();
+      batch.forEach((p, i) => {
+        const uid = st.uidNext + i;
+        const modseq = st.hm + 1 + i;
+        const meta: MetaItem = { f: folderId, u: uid, ms: modseq, fl: joinFlags(p.flags), d: p.internalDate, z: p.size, b: p.blobKey };
+        items.push({ Put: { TableName: this.names.messages, Item: meta as unknown as Item, ConditionExpression: 'attribute_not_exists(u)' } });
+        items.push({ Put: { TableName: this.names.index, Item: { f: folderId, u: uid, x: p.x } } });
+        items.push(this.journalPut(folderId, modseq, uid, 'new', p.flags, p.now));
+        owner.push({ kind: 'msg', i }, { kind: 'msg', i }, { kind: 'msg', i });
+        if (p.appendId !== undefined) {
           items.push({
             Put: {
               TableName: this.names.folders,
-              Item: { ...idKey, uid, ms: modseq, uv: st.uidValidity, exp: this.expiry(now, this.retentionMs) },
+              Item: { a: accountId, s: `I#${folderId}#${p.appendId}`, uid, ms: modseq, uv: st.uidValidity, exp: this.expiry(p.now, this.retentionMs) },
               ConditionExpression: 'attribute_not_exists(s)',
             },
           });
+          owner.push({ kind: 'id', i });
         }
-        const r = await this.tx(items);
-        if (r.ok) {
-          st.uidNext = uid + 1;
-          st.hm = modseq;
-          return { uid, modseq, uidValidity: st.uidValidity };
-        }
-        this.cache.delete(folderId);
-        if (idKey !== undefined && r.reasons[5] === 'ConditionalCheckFailed') {
-          await this.requireFolder(accountId, folderId);
-          const prior = await this.send<{ Item?: Item }>(
-            new GetCommand({ TableName: this.names.folders, Key: idKey, ConsistentRead: true }),
-            'append id read',
-          );
-          if (prior.Item !== undefined) {
-            return { uid: prior.Item.uid as number, modseq: prior.Item.ms as number, uidValidity: prior.Item.uv as number };
+        refs.set(p.blobKey, (refs.get(p.blobKey) ?? 0) + 1);
+      });
+      for (const [k, d] of refs) {
+        items.push(this.refUpdate(k, d));
+        owner.push({ kind: 'blob', key: k });
+      }
+      const r = await this.tx(items);
+      if (r.ok) {
+        batch.forEach((p, i) => p.resolve({ uid: st.uidNext + i, modseq: st.hm + 1 + i, uidValidity: st.uidValidity }));
+        st.uidNext += n;
+        st.hm += n;
+        batch = [];
+        return true;
+      }
+      this.cache.delete(folderId);
+      if (r.reasons[0] === 'ConditionalCheckFailed' || r.reasons.some((c) => c !== 'None' && c !== 'ConditionalCheckFailed')) {
+        return RETRY; // lost the folder condition, a conflict or throttling: re-read, try again
+      }
+      // Settle the appends whose own condition failed; the rest go again at once.
+      const settled = new Set<number>();
+      for (let j = 0; j < r.reasons.length; j++) {
+        if (r.reasons[j] !== 'ConditionalCheckFailed') continue;
+        const o = owner[j]!;
+        if (o.kind === 'blob') {
+          batch.forEach((p, i) => {
+            if (p.blobKey === o.key && !settled.has(i)) {
+              settled.add(i);
+              p.reject(new StoreError(`blob not found (being deleted): ${p.blobKey}`, 'NOT_FOUND'));
+            }
+          });
+        } else if (o.kind === 'id' && !settled.has(o.i!)) {
+          const p = batch[o.i!]!;
+          settled.add(o.i!);
+          try {
+            const prior = await this.send<{ Item?: Item }>(
+              new GetCommand({ TableName: this.names.folders, Key: { a: accountId, s: `I#${folderId}#${p.appendId!}` }, ConsistentRead: true }),
+              'append id read',
+            );
+            if (prior.Item === undefined) settled.delete(o.i!); // expired meanwhile: append anew
+            else p.resolve({ uid: prior.Item.uid as number, modseq: prior.Item.ms as number, uidValidity: prior.Item.uv as number });
+          } catch (e) {
+            p.reject(e);
           }
-          return RETRY;
         }
-        if (r.reasons[4] === 'ConditionalCheckFailed') throw new StoreError(`blob not found (being deleted): ${blobKey}`, 'NOT_FOUND');
-        return RETRY; // lost the folder condition (or a conflict): re-read and try again
-      }),
-    );
+      }
+      batch = batch.filter((_, i) => !settled.has(i));
+      return RETRY;
+    });
   }
 
   async listMessages(accountId: string, folderId: string, range?: { uidFrom?: number; uidTo?: number }): Promise<MessageMeta[]> {
