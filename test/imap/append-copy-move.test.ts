@@ -4,7 +4,12 @@
 // D29 (no EXPUNGE during FETCH/STORE/SEARCH; they come at NOOP).
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
+import { openLocalStore } from '../../core/store/local/index.js';
+import { StoreError } from '../../core/store/port.js';
 import { deliverMessage } from '../../core/store/deliver.js';
 import type { Account, Folder } from '../../core/store/port.js';
 import { PASSWORD, startTestServer, USER, type TestServer } from '../helpers/server.js';
@@ -448,6 +453,24 @@ describe('IMAP APPEND, COPY, MOVE, EXPUNGE', () => {
     });
   });
 
+  it('COPY by sequence number of a message another session expunged: NO [EXPUNGEISSUED], nothing copied', async () => {
+    const { f, uids } = await seed('Issued', 3);
+    const s1 = await client('Issued');
+    const s2 = await client('Issued');
+    await server.store.updateFlags(acc.id, f.id, { uids: [uids[1]!], op: 'add', flags: ['\\Deleted'] });
+    await s1.run('EXPUNGE');
+    await s2.run('FETCH 1 (UID)'); // s2 now knows of the expunge but may not report it yet
+    const trashBefore = (await uidsOf('Trash')).length;
+    const r = await s2.run('COPY 1:3 Trash');
+    assert.equal(r.status, 'NO', r.raw);
+    assert.match(r.text, /^\[EXPUNGEISSUED\]/);
+    assert.ok(r.untagged.includes('2 EXPUNGE'), 'the expunge is reported after COPY');
+    assert.equal((await uidsOf('Trash')).length, trashBefore);
+    const again = await s2.run('COPY 1:2 Trash');
+    assert.equal(again.status, 'OK', again.raw);
+    assert.deepEqual(copyUid(again.text).src, [uids[0], uids[2]]);
+  });
+
   it('D29: no EXPUNGE reaches session 2 during FETCH, STORE or SEARCH; they come at NOOP', async () => {
     const { f, uids } = await seed('D29', 4);
     const s1 = await client('D29');
@@ -480,5 +503,86 @@ describe('IMAP APPEND, COPY, MOVE, EXPUNGE', () => {
     );
     assert.deepEqual(searchResult(await s2.run('SEARCH ALL')), [1, 2]);
     assert.deepEqual(searchResult(await s2.run('UID SEARCH SEEN')), [uids[3]]);
+  });
+});
+
+describe('IMAP APPEND under storage faults (D32)', () => {
+  let server: TestServer;
+  let dir: string;
+  let acc: Account;
+  /** put: blob writes fail; failFrom: the n-th metadata write from now on fails (0: none). */
+  const faults = { put: false, failFrom: 0, calls: 0 };
+  let c: TaggedClient;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mab-append-fault-'));
+    const base = await openLocalStore(dir);
+    const put = base.blobs.put.bind(base.blobs);
+    base.blobs.put = async (key, data) => {
+      if (faults.put) throw new Error('injected blob write failure');
+      return put(key, data);
+    };
+    const appendMessage = base.appendMessage.bind(base);
+    base.appendMessage = async (...a) => {
+      faults.calls++;
+      if (faults.failFrom && faults.calls >= faults.failFrom) throw new StoreError('injected throttling', 'UNAVAILABLE');
+      return appendMessage(...a);
+    };
+    server = await startTestServer({ store: base });
+    acc = (await server.store.getAccountByAddress(USER))!;
+    c = await TaggedClient.open(server.ports.imaps!, { select: 'INBOX' });
+  });
+
+  after(async () => {
+    c?.close();
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const inbox = async () => server.store.listMessages(acc.id, (await server.store.getFolderByName(acc.id, 'INBOX'))!.id);
+
+  it('a failed blob write is NO; no message appears and the session goes on', async () => {
+    faults.put = true;
+    const data = msg('lost');
+    const r = await c.run(Buffer.concat([Buffer.from(`APPEND INBOX {${data.length}+}\r\n`), data]));
+    faults.put = false;
+    assert.equal(r.status, 'NO', r.raw);
+    assert.match(r.text, /^\[UNAVAILABLE\]/);
+    assert.deepEqual(await inbox(), []);
+    assert.equal((await c.run('NOOP')).status, 'OK');
+  });
+
+  it('a failed metadata write is NO; the written blob is an orphan the sweep collects', async () => {
+    faults.calls = 0;
+    faults.failFrom = 1;
+    const data = msg('orphan');
+    const r = await c.run(Buffer.concat([Buffer.from(`APPEND INBOX {${data.length}+}\r\n`), data]));
+    faults.failFrom = 0;
+    assert.equal(r.status, 'NO', r.raw);
+    assert.match(r.text, /^\[UNAVAILABLE\]/);
+    assert.deepEqual(await inbox(), []);
+    assert.equal(r.untagged.filter((l) => /EXISTS/.test(l)).length, 0);
+    assert.equal(await server.store.sweepOrphanBlobs(0), 1);
+  });
+
+  it('MULTIAPPEND is all or nothing: a failure on the third message leaves none of them', async () => {
+    faults.calls = 0;
+    faults.failFrom = 3;
+    const parts = [msg('m1'), msg('m2'), msg('m3')];
+    const r = await c.run(
+      Buffer.concat([Buffer.from('APPEND INBOX'), ...parts.flatMap((p) => [Buffer.from(` {${p.length}+}\r\n`), p])]),
+    );
+    faults.failFrom = 0;
+    assert.equal(r.status, 'NO', r.raw);
+    assert.deepEqual(await inbox(), []);
+    // The same messages then go in whole, above the UIDs the failed attempt used.
+    const ok = await c.run(
+      Buffer.concat([Buffer.from('APPEND INBOX'), ...parts.flatMap((p) => [Buffer.from(` {${p.length}+}\r\n`), p])]),
+    );
+    assert.equal(ok.status, 'OK', ok.raw);
+    const uids = appendUid(ok).uids;
+    assert.deepEqual((await inbox()).map((m) => m.uid), uids);
+    assert.ok(uids[0]! > 2, 'UIDs of the rolled-back messages are not reused');
+    assert.ok(ok.untagged.includes('3 EXISTS'), ok.raw);
   });
 });
