@@ -349,25 +349,39 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
   let missing = false;
   let unknownCte = false;
 
+  // Index reads for the next batch run while the current one is written.
+  type IndexResult = { ok: true; map: Map<number, StoredMessage> } | { ok: false; error: unknown };
+  const liveOf = (from: number) =>
+    targets!
+      .slice(from, from + BATCH)
+      .filter((t) => !view.isExpunged(t.uid))
+      .map((t) => t.uid);
+  const loadIndex = (uids: number[]): Promise<IndexResult> | null =>
+    plan.needIndex && uids.length > 0
+      ? s.store.getMessages(view.accountId, view.folder.id, uids).then(
+          (list): IndexResult => ({ ok: true, map: new Map(list.map((m) => [m.uid, m])) }),
+          (error: unknown): IndexResult => ({ ok: false, error }),
+        )
+      : null;
+  let nextIndex = loadIndex(liveOf(0));
+
   for (let i = 0; i < targets.length; i += BATCH) {
     if (s.conn.closed) break;
     const batch = targets.slice(i, i + BATCH);
     const live = batch.filter((t) => !view.isExpunged(t.uid)).map((t) => t.uid);
 
     let stored: Map<number, StoredMessage> | null = null;
-    if (plan.needIndex && live.length > 0) {
-      try {
-        const list = await s.store.getMessages(view.accountId, view.folder.id, live);
-        stored = new Map(list.map((m) => [m.uid, m]));
-      } catch (e) {
-        const f = storeFailure(e);
-        if (f) {
-          await out.flush();
-          return f;
-        }
-        throw e;
+    const loaded = nextIndex ? await nextIndex : null;
+    nextIndex = i + BATCH < targets.length ? loadIndex(liveOf(i + BATCH)) : null;
+    if (loaded && !loaded.ok) {
+      const f = storeFailure(loaded.error);
+      if (f) {
+        await out.flush();
+        return f;
       }
+      throw loaded.error;
     }
+    if (loaded) stored = loaded.map;
 
     const newlySeen = new Set<number>();
     if (plan.setsSeen) {
