@@ -1,6 +1,8 @@
 // Process settings from environment variables (DESIGN.md §6), with documented defaults.
 // Administrator settings (banner, limits, login policy...) live in the store, not here.
 
+import { storeSelectionFromEnv, type StoreSelection } from '../core/store/open.js';
+
 export interface ServerConfig {
   dataDir: string;
   bindHost: string;
@@ -20,6 +22,18 @@ export interface ServerConfig {
   /** Create the demo mailbox on first start. */
   demo: boolean;
   logLevel: string;
+  /** Which store (STORE, and its variables: see core/store/open.ts). Default: local under dataDir. */
+  store?: StoreSelection;
+  /** Port of the change-notice endpoint the fan-out posts to (0 = off). Needs notifySecret. */
+  notifyPort?: number;
+  notifySecret?: string;
+  /** Address the notify and health endpoints bind (default: bindHost). */
+  controlHost?: string;
+  /** Port of GET /healthz for load balancer and container health checks (0 = off). */
+  healthPort?: number;
+  /** PEM certificate chain and key given in the environment (a Secrets Manager secret in ECS). */
+  tlsCertPem?: string;
+  tlsKeyPem?: string;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, def: number): number {
@@ -48,5 +62,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     demoPassword: env.DEMO_PASSWORD || undefined,
     demo: env.DEMO !== 'off',
     logLevel: env.LOG_LEVEL || 'info',
+    store: storeSelectionFromEnv(env),
+    notifyPort: port(env, 'NOTIFY_PORT', 0),
+    notifySecret: env.NOTIFY_SECRET || undefined,
+    controlHost: env.CONTROL_HOST || undefined,
+    healthPort: port(env, 'HEALTH_PORT', 0),
+    tlsCertPem: env.TLS_CERT_PEM || undefined,
+    tlsKeyPem: env.TLS_KEY_PEM || undefined,
   };
 }

@@ -8,12 +8,14 @@ import { Authenticator, type AuthOptions } from '../core/access/authenticator.js
 import { ensureDemoMailbox } from '../core/admin/demo.js';
 import { LocalEventBus, type EventBus } from '../core/events/bus.js';
 import { withNotifications } from '../core/events/notifying-store.js';
+import { FolderOwners, publishChanges, withFolderOwners } from '../core/events/folder-owners.js';
 import { LiveSettings } from '../core/settings/live.js';
-import { openLocalStore } from '../core/store/local/index.js';
+import { openStore } from '../core/store/open.js';
 import type { Store } from '../core/store/port.js';
 import type { ServerConfig } from './config.js';
 import { loadOrCreateCertificate } from './net/certificates.js';
 import type { ListenerSpec } from './net/types.js';
+import { startHealthServer, startNotifyServer, type HttpEndpoint } from './notify/server.js';
 import { IMAP_REFUSAL, IMAP_STOP_LINE, startImapSession } from './imap/index.js';
 import { POP3_REFUSAL, POP3_STOP_LINE, startPop3Session } from './pop3/index.js';
 import type { ProtocolLogEntry } from './protocol-log.js';
@@ -49,14 +51,20 @@ export interface StartOptions {
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   await mkdir(config.dataDir, { recursive: true });
-  const baseStore = opts.store ?? (await openLocalStore(config.dataDir));
+  const baseStore =
+    opts.store ?? (await openStore(config.store?.kind === 'aws' ? config.store : { kind: 'local', dataDir: config.dataDir }));
   const bus = new LocalEventBus();
-  const store = withNotifications(baseStore, bus);
+  // With a notify endpoint (cloud: changes made by other tasks arrive from the fan-out), the
+  // task remembers which account each folder its sessions read belongs to (folder-owners.ts).
+  const owners = config.notifyPort ? new FolderOwners() : null;
+  const store = withNotifications(owners ? withFolderOwners(baseStore, owners) : baseStore, bus);
   const settings = await LiveSettings.load(store, bus);
   const auth = new Authenticator(store, opts.auth);
   const cert = await loadOrCreateCertificate({
     certFile: config.tlsCertFile,
     keyFile: config.tlsKeyFile,
+    certPem: config.tlsCertPem,
+    keyPem: config.tlsKeyPem,
     dataDir: config.dataDir,
     hostname: config.hostname,
   });
@@ -112,6 +120,30 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   for (const a of pop3.server.addresses) ports['pop3' + name[a.kind]] = a.port;
   for (const a of imap4.server.addresses) ports['imap' + name[a.kind]] = a.port;
 
+  const controlHost = config.controlHost ?? config.bindHost;
+  let closing = false;
+  const endpoints: HttpEndpoint[] = [];
+  if (config.notifyPort && owners) {
+    const notify = await startNotifyServer({
+      host: controlHost,
+      port: config.notifyPort,
+      secret: config.notifySecret ?? '',
+      onChanges: (changes) => publishChanges(bus, owners, changes),
+      log: sessionLog,
+    });
+    endpoints.push(notify);
+    ports.notify = notify.port;
+  }
+  if (config.healthPort) {
+    const health = await startHealthServer({
+      host: controlHost,
+      port: config.healthPort,
+      ready: () => !closing && (pop3.listening || imap4.listening),
+    });
+    endpoints.push(health);
+    ports.health = health.port;
+  }
+
   return {
     store,
     bus,
@@ -124,7 +156,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ports,
     log,
     async close() {
+      closing = true;
       await Promise.all([pop3.close(), imap4.close()]);
+      await Promise.all(endpoints.map((e) => e.close()));
       settings.close();
       await baseStore.close();
     },

@@ -12,6 +12,9 @@ import { generate } from 'selfsigned';
 export interface CertificateOptions {
   certFile?: string;
   keyFile?: string;
+  /** PEM texts given directly (TLS_CERT_PEM / TLS_KEY_PEM: a Secrets Manager secret in ECS). */
+  certPem?: string;
+  keyPem?: string;
   dataDir: string;
   /** The server's name, put in the subject and the SAN of a generated certificate. */
   hostname: string;
@@ -41,6 +44,11 @@ const RENEW_BEFORE_DAYS = 30;
 const DAY = 86_400_000;
 
 export async function loadOrCreateCertificate(opts: CertificateOptions): Promise<LoadedCertificate> {
+  if (opts.certPem || opts.keyPem) {
+    if (!opts.certPem || !opts.keyPem) throw new Error('TLS_CERT_PEM and TLS_KEY_PEM must be given together');
+    const checked = check(opts.certPem, opts.keyPem, 'TLS_CERT_PEM', 'TLS_KEY_PEM');
+    return { cert: opts.certPem, key: opts.keyPem, generated: false, selfSigned: false, certPath: 'env:TLS_CERT_PEM', keyPath: 'env:TLS_KEY_PEM', ...checked };
+  }
   if (opts.certFile || opts.keyFile) return loadFromFiles(opts.certFile, opts.keyFile);
   const dir = join(opts.dataDir, 'tls');
   const certPath = join(dir, 'cert.pem');
