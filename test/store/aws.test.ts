@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import {
   ConditionalCheckFailedException,
@@ -334,8 +335,32 @@ describe('aws store only: cost of a header-only sync', () => {
           `(${JSON.stringify(headerSync.dynamodb)}); sparse (every 10th, batch reads) ${per1000(sparseSync.readUnits, N / 10)}`,
       );
       assert.ok(flagsSync.readUnits > 0, 'DynamoDB Local reports consumed capacity');
+
+      // And what one write of each kind costs (units as reported; transactions count double).
+      r.meter.reset();
+      await deliverMessage(r.store, { accountId: r.acct.id, folderId: r.inbox.id, raw: realisticMessage(N, demo) });
+      const append = r.meter.snapshot();
+      r.meter.reset();
+      await r.store.updateFlags(r.acct.id, r.inbox.id, { uids: [list[5]!.uid], op: 'add', flags: ['\\Seen'] });
+      const store1 = r.meter.snapshot();
+      t.diagnostic(
+        `one APPEND: ${append.writeUnits} write units, ${append.readUnits} read units, S3 ${JSON.stringify(append.s3)}; ` +
+          `one STORE +FLAGS: ${store1.writeUnits} write units, ${store1.readUnits} read units`,
+      );
+      assert.deepEqual(store1.s3, {});
+      // The sweep pages through the 1,001 blobs and deletes none: all are referenced.
+      assert.equal(await r.store.sweepOrphanBlobs(0), 0);
     } finally {
       await r.done();
+    }
+  });
+
+  it('has no Scan anywhere in the adapter', async () => {
+    const dir = new URL('../../core/store/aws/', import.meta.url);
+    for (const name of await readdir(dir)) {
+      if (!name.endsWith('.ts')) continue;
+      const src = await readFile(new URL(name, dir), 'utf8');
+      assert.ok(!/\bScan(Command)?\b/.test(src.replace(/'ScanCommand'/g, '')), `${name} mentions a Scan`);
     }
   });
 });
