@@ -4,7 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import {
   ConditionalCheckFailedException,
@@ -361,6 +364,77 @@ describe('aws store only: cost of a header-only sync', () => {
       if (!name.endsWith('.ts')) continue;
       const src = await readFile(new URL(name, dir), 'utf8');
       assert.ok(!/\bScan(Command)?\b/.test(src.replace(/'ScanCommand'/g, '')), `${name} mentions a Scan`);
+    }
+  });
+});
+
+interface ChildResult {
+  uid: number;
+  modseq: number;
+  blobKey: string;
+  subject: string;
+}
+
+function startChild(args: string[]) {
+  const script = fileURLToPath(new URL('./aws-child.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    async ready() {
+      const l = await lines.next();
+      assert.equal(l.value, 'ready');
+    },
+    go() {
+      child.stdin!.end('go\n');
+    },
+    async result(): Promise<ChildResult[]> {
+      const l = await lines.next();
+      assert.equal(await exited, 0);
+      return JSON.parse(l.value as string) as ChildResult[];
+    },
+  };
+}
+
+describe('aws store only: two processes', () => {
+  it('50 concurrent appends and flag adds from each of two processes: distinct ascending UIDs, one blob each, no lost flag', async () => {
+    const r = await rig();
+    try {
+      const target = (await deliverTo(r, 'target')).uid;
+      const N = 50;
+      const opts = JSON.stringify({ names: r.store.names, bucket: r.store.bucket, region: local.region, credentials: local.credentials, conditionalPut: false });
+      const a = startChild([opts, r.acct.id, r.inbox.id, String(N), 'A', String(target)]);
+      const b = startChild([opts, r.acct.id, r.inbox.id, String(N), 'B', String(target)]);
+      await Promise.all([a.ready(), b.ready()]);
+      a.go();
+      b.go();
+      const results = [...(await a.result()), ...(await b.result())];
+      assert.equal(results.length, 2 * N);
+      assert.equal(new Set(results.map((x) => x.uid)).size, 2 * N, 'UIDs collided');
+      assert.equal(new Set(results.map((x) => x.modseq)).size, 2 * N, 'modseqs collided');
+      const byModseq = [...results].sort((x, y) => x.modseq - y.modseq);
+      for (let i = 1; i < byModseq.length; i++) assert.ok(byModseq[i]!.uid > byModseq[i - 1]!.uid, 'UIDs ascend in commit order');
+
+      const list = await assertConsistent(r, 2 * N + 1);
+      const byUid = new Map(results.map((x) => [x.uid, x]));
+      for (const m of list.slice(1)) {
+        const x = byUid.get(m.uid)!;
+        assert.equal(m.blobKey, x.blobKey);
+        assert.equal((await r.store.getMessage(r.acct.id, r.inbox.id, m.uid))!.index.envelope.subject, x.subject);
+      }
+      assert.equal(new Set(list.map((m) => m.blobKey)).size, 2 * N + 1, 'one blob per message');
+      assert.equal(await r.store.sweepOrphanBlobs(0), 0, 'no stray blobs');
+      const flags = (await r.store.getMessage(r.acct.id, r.inbox.id, target))!.flags;
+      assert.equal(flags.length, 2 * N);
+      const f = (await r.store.getFolder(r.acct.id, r.inbox.id))!;
+      assert.equal(f.highestModseq, 1 + 4 * N);
+      assert.deepEqual(
+        (await r.store.changesSince(r.acct.id, r.inbox.id, 0)).map((e) => e.modseq),
+        Array.from({ length: 1 + 4 * N }, (_, i) => i + 1),
+        'one journal entry per change, dense modseqs',
+      );
+    } finally {
+      await r.done();
     }
   });
 });

@@ -1659,24 +1659,11 @@ export class AwsStore implements Store {
   }
 }
 
-/** Opens the store; names, bucket and region as given, endpoints from the SDK's environment. */
+/**
+ * Opens the store; names, bucket and region as given, endpoints from the SDK's environment
+ * (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3). Selection from STORE=aws and the table and
+ * bucket variables is core/store/open.ts.
+ */
 export function openAwsStore(opts: AwsStoreOptions): AwsStore {
   return new AwsStore(opts);
-}
-
-/**
- * Store options from the environment: STORE_TABLE_PREFIX (default 'mail-'), STORE_BUCKET
- * (required), AWS_REGION (read by the SDK), AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_S3
- * (read by the SDK; a local S3 endpoint implies path-style addressing), STORE_S3_CONDITIONAL_PUT
- * ('off' for S3 servers without conditional writes, such as s3rver).
- */
-export function awsStoreOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsStoreOptions {
-  const bucket = env.STORE_BUCKET;
-  if (!bucket) throw new Error('STORE_BUCKET is not set');
-  return {
-    tablePrefix: env.STORE_TABLE_PREFIX ?? 'mail-',
-    bucket,
-    ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
-    conditionalPut: env.STORE_S3_CONDITIONAL_PUT !== 'off',
-  };
 }
