@@ -7,7 +7,7 @@ import type { Store } from '../store/port.js';
 import {
   PROTOCOLS,
   defaultProtocolSettings,
-  protocolSettingsSchema,
+  normalizeProtocolSettings,
   type ProtocolName,
   type ProtocolSettings,
 } from './schema.js';
@@ -75,17 +75,7 @@ export class LiveSettings {
 
   private async read(p: ProtocolName): Promise<ProtocolSettings> {
     const rec = await this.store.getProtocolSettings(p);
-    if (!rec) return defaultProtocolSettings(p);
-    const parsed = protocolSettingsSchema(p).safeParse(rec.value);
-    // A stored record that no longer validates (e.g. written by an older version with a
-    // field since removed) falls back field by field: known valid fields over defaults.
-    if (parsed.success) return parsed.data as ProtocolSettings;
-    const merged: Record<string, unknown> = { ...defaultProtocolSettings(p) };
-    const shape = protocolSettingsSchema(p).shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
-    for (const [k, v] of Object.entries(rec.value)) {
-      if (k in shape && shape[k]!.safeParse(v).success) merged[k] = v;
-    }
-    return merged as ProtocolSettings;
+    return rec ? normalizeProtocolSettings(p, rec.value) : defaultProtocolSettings(p);
   }
 
   close(): void {

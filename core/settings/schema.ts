@@ -111,6 +111,25 @@ export function defaultProtocolSettings(p: ProtocolName): ProtocolSettings {
   return protocolSettingsSchema(p).parse({}) as ProtocolSettings;
 }
 
+/**
+ * A stored settings object as a valid one: parsed against the schema (fields added since get
+ * their defaults); a record that no longer validates (written by a version with a field since
+ * removed or a range since narrowed) keeps its valid known fields over the defaults.
+ */
+export function normalizeProtocolSettings(p: ProtocolName, raw: unknown): ProtocolSettings {
+  const schema = protocolSettingsSchema(p);
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data as ProtocolSettings;
+  const merged: Record<string, unknown> = { ...defaultProtocolSettings(p) };
+  const shape = schema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+  if (raw && typeof raw === 'object') {
+    for (const [k, v] of Object.entries(raw)) {
+      if (k in shape && shape[k]!.safeParse(v).success) merged[k] = v;
+    }
+  }
+  return merged as ProtocolSettings;
+}
+
 /** Per-mailbox settings for one protocol (Set-CASMailbox). */
 export const mailboxProtocolSettingsSchema = z
   .object({
