@@ -34,6 +34,12 @@ export interface ServerConfig {
   /** PEM certificate chain and key given in the environment (a Secrets Manager secret in ECS). */
   tlsCertPem?: string;
   tlsKeyPem?: string;
+  /** Admin API over HTTP (npm start): port (0 = any free one), or null when ADMIN_PORT=off. */
+  adminPort?: number | null;
+  /** Address the admin API binds (default 127.0.0.1). */
+  adminHost?: string;
+  /** Bearer token of the admin API; when unset, generated once and kept in DATA_DIR/admin-token.txt. */
+  adminToken?: string;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, def: number): number {
@@ -45,6 +51,7 @@ function port(env: NodeJS.ProcessEnv, name: string, def: number): number {
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const store = storeSelectionFromEnv(env);
   return {
     dataDir: env.DATA_DIR || './.data',
     bindHost: env.BIND_HOST || '127.0.0.1',
@@ -62,12 +69,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     demoPassword: env.DEMO_PASSWORD || undefined,
     demo: env.DEMO !== 'off',
     logLevel: env.LOG_LEVEL || 'info',
-    store: storeSelectionFromEnv(env),
+    store,
     notifyPort: port(env, 'NOTIFY_PORT', 0),
     notifySecret: env.NOTIFY_SECRET || undefined,
     controlHost: env.CONTROL_HOST || undefined,
     healthPort: port(env, 'HEALTH_PORT', 0),
     tlsCertPem: env.TLS_CERT_PEM || undefined,
     tlsKeyPem: env.TLS_KEY_PEM || undefined,
+    // On the AWS store the admin API is the Lambda: a task serves it only when asked to.
+    adminPort: env.ADMIN_PORT === 'off' ? null : !env.ADMIN_PORT && store.kind === 'aws' ? null : port(env, 'ADMIN_PORT', 8080),
+    adminHost: env.ADMIN_HOST || '127.0.0.1',
+    adminToken: env.ADMIN_TOKEN || undefined,
   };
 }

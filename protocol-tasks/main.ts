@@ -37,6 +37,13 @@ async function main(): Promise<void> {
     `    python3 -c "import imaplib,ssl; m=imaplib.IMAP4_SSL('${host}',${server.ports.imaps},ssl_context=ssl._create_unverified_context()); m.login('${server.demo?.address ?? '<address>'}','${server.demo?.password ?? '<password>'}'); print(m.select('INBOX'))"`,
     '  Or point Thunderbird at it: IMAP server ' + host + ', port ' + server.ports.imaps + ', SSL/TLS, normal password.',
     '',
+    ...(server.admin
+      ? [
+          `  Admin API: ${server.admin.url}/v1/openapi.json   (Authorization: Bearer <token>)`,
+          server.admin.tokenSource === 'env' ? '  Admin token: the value of ADMIN_TOKEN' : `  Admin token: ${server.admin.token}   (kept in DATA_DIR/admin-token.txt; mailctl reads it there)`,
+          '',
+        ]
+      : []),
     '  Manage mailboxes: npx mailctl --help      Stop: Ctrl-C',
     '',
   );

@@ -20,6 +20,8 @@ import { IMAP_REFUSAL, IMAP_STOP_LINE, startImapSession } from './imap/index.js'
 import { POP3_REFUSAL, POP3_STOP_LINE, startPop3Session } from './pop3/index.js';
 import type { ProtocolLogEntry } from './protocol-log.js';
 import { startProtocolService, type ProtocolService } from './service.js';
+import { localAdminContext, startLocalAdmin } from './admin.js';
+import type { AdminContext } from '../core/admin/context.js';
 
 export interface RunningServer {
   store: Store;
@@ -30,8 +32,12 @@ export interface RunningServer {
   imap4: ProtocolService;
   demo: { address: string; password: string; created: boolean } | null;
   certificate: { generated: boolean; fingerprint256: string };
-  /** Bound addresses by name: pop3, pop3s (and imap, imaps). */
+  /** Bound addresses by name: pop3, pop3s (and imap, imaps; admin when the admin API is served). */
   ports: Record<string, number>;
+  /** What the admin operations run against (the same for the HTTP server and, in tests, the Lambda). */
+  adminContext: AdminContext;
+  /** The admin API over HTTP, unless ADMIN_PORT=off. */
+  admin: { url: string; token: string; tokenSource: 'env' | 'file' | 'generated' } | null;
   log: Logger;
   close(): Promise<void>;
 }
@@ -144,6 +150,10 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     ports.health = health.port;
   }
 
+  const adminContext = localAdminContext(config, { store, settings, services: { pop3, imap4 }, selfSignedCertificate: cert.generated });
+  const admin = await startLocalAdmin(config, adminContext, (msg, extra) => log.error(extra, msg));
+  if (admin) ports.admin = admin.port;
+
   return {
     store,
     bus,
@@ -154,9 +164,12 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     demo,
     certificate: { generated: cert.generated, fingerprint256: cert.fingerprint256 },
     ports,
+    adminContext,
+    admin: admin ? { url: admin.url, token: admin.token, tokenSource: admin.tokenSource } : null,
     log,
     async close() {
       closing = true;
+      await admin?.close();
       await Promise.all([pop3.close(), imap4.close()]);
       await Promise.all(endpoints.map((e) => e.close()));
       settings.close();

@@ -13,7 +13,7 @@ const run = promisify(execFile);
 describe('npm start', () => {
   it('prints how to connect; a POP3 client logs in with the printed password; SIGINT stops it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mab-e2e-'));
-    const env = { ...process.env, DATA_DIR: dataDir, POP3_PORT: '0', POP3S_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0' };
+    const env = { ...process.env, DATA_DIR: dataDir, POP3_PORT: '0', POP3S_PORT: '0', IMAP_PORT: '0', IMAPS_PORT: '0', ADMIN_PORT: '0' };
     const child = spawn('npm', ['start', '--silent'], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));

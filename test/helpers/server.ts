@@ -26,6 +26,7 @@ export async function startTestServer(opts: StartOptions & { env?: Record<string
     POP3S_PORT: '0',
     IMAP_PORT: '0',
     IMAPS_PORT: '0',
+    ADMIN_PORT: '0',
     DEMO: 'off',
     ...opts.env,
   });
