@@ -470,10 +470,10 @@ describe('IMAP security checklist', () => {
       cases.map(async ([what, user, pass]) => {
         const c = await secure();
         const t0 = Date.now();
-        const login = await c.cmd(`LOGIN ${quote(user)} ${quote(pass)}`);
+        const login = await c.cmd(`LOGIN ${quote(user)} ${quote(pass)}`, 120_000);
         const ms = Date.now() - t0;
         // AUTHENTICATE PLAIN too for the first two (each attempt costs a scrypt run).
-        const plainAuth = user === USER || user.startsWith('nobody') ? await c.cmd(`AUTHENTICATE PLAIN ${b64(`\0${user}\0${pass}`)}`) : null;
+        const plainAuth = user === USER || user.startsWith('nobody') ? await c.cmd(`AUTHENTICATE PLAIN ${b64(`\0${user}\0${pass}`)}`, 120_000) : null;
         c.close();
         return {
           what,

@@ -27,9 +27,9 @@ out = {}
 
 def connect():
     if mode == "ssl":
-        m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=10)
+        m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=60)
     else:
-        m = imaplib.IMAP4(host, port, timeout=10)
+        m = imaplib.IMAP4(host, port, timeout=60)
         out.setdefault("caps_plain", sorted(m.capabilities))
         m.starttls(ssl_context=ctx)
     return m
