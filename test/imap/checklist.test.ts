@@ -4,6 +4,7 @@
 // append-copy-move.test.ts; D29/D31 in fetch.test.ts; D30 in store.test.ts; B19 in
 // fuzz.test.ts; the network layer's halves of A1/A2/A7 and E37/E38 in test/net/.
 import assert from 'node:assert/strict';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +96,7 @@ describe('IMAP security checklist', () => {
       ['broken@example.test', 'user'],
       ['disabled@example.test', 'user'],
       ['big@example.test', 'user'],
+      ['many@example.test', 'user'],
       ['admin@example.test', 'admin'],
       ['guest@example.test', 'guest'],
       ['anon@example.test', 'anonymous'],
@@ -107,6 +109,11 @@ describe('IMAP security checklist', () => {
       ids.set(address, acc.id);
     }
     await updateMailbox(s.store, 'disabled@example.test', { imapEnabled: false });
+    // A minimum-cost (ln=14) scrypt hash for the account that logs in 16 times at once.
+    const salt = randomBytes(16);
+    const key = scryptSync(PASSWORD, salt, 32, { N: 2 ** 14, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const enc = (b: Buffer) => b.toString('base64').replace(/=+$/, '');
+    await s.store.updateAccount(ids.get('many@example.test')!, { passwordHash: `$scrypt$ln=14,r=8,p=1$${enc(salt)}$${enc(key)}` });
     brokenId = ids.get('broken@example.test')!;
     ids.set(USER, alice.id);
     for (const m of demoMessages(USER, new Date()).slice(0, 3)) await deliverToInbox(s.store, USER, m.raw, { internalDate: m.internalDate });
@@ -307,6 +314,27 @@ describe('IMAP security checklist', () => {
       assert.match(await c.response(20_000), /^M2 BAD \[LIMIT\] /);
       assert.equal((await c.cmd('NOOP')).status, 'OK');
       assert.equal(await inboxCount(), count, 'no message from the capped commands');
+    });
+
+    it('B10: parallel APPENDs are capped: not every session gets "+" for a 64 MiB literal at once', async () => {
+      // 16 sessions (maxConnectionsPerUser) of one user each announce an APPEND at the limit:
+      // accepting all of them promises 1 GiB of literal data held in memory at once. The
+      // session should ask a process-wide budget before sending "+" (codec README).
+      const user = 'many@example.test';
+      const conns = await Promise.all(Array.from({ length: 16 }, () => WireClient.open(s.ports, { user })));
+      try {
+        const replies = await Promise.all(
+          conns.map(async (x, i) => {
+            x.write(`P${i} APPEND INBOX {${64 * 1024 * 1024}}\r\n`);
+            return (await x.line()).trim();
+          }),
+        );
+        const accepted = replies.filter((l) => l.startsWith('+')).length;
+        console.log(`B10: ${accepted} of 16 parallel 64 MiB APPEND literals accepted at once (${accepted * 64} MiB promised)`);
+        assert.ok(accepted < 16, `a process-wide literal budget refuses some of 16 x 64 MiB: ${JSON.stringify(replies)}`);
+      } finally {
+        for (const x of conns) x.close();
+      }
     });
 
     it('B11: an 8,000-octet command is accepted', async () => {
