@@ -199,7 +199,7 @@ describe('IMAP security checklist', () => {
     c.close();
   });
 
-  it('A4: after STARTTLS, CAPABILITY lists neither STARTTLS nor LOGINDISABLED, and login works', async () => {
+  it('A4: after STARTTLS, CAPABILITY lists neither STARTTLS nor LOGINDISABLED but AUTH=PLAIN; A5: a second STARTTLS is BAD', async () => {
     const c = await plain();
     assert.equal((await c.cmd('STARTTLS')).status, 'OK');
     await c.startTls();
