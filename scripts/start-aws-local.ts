@@ -20,6 +20,10 @@ async function main(): Promise<void> {
   const cluster = await startLocalCluster({
     tasks: n,
     ports: 'fixed',
+    // The tasks' JSON log lines (warnings and up; LOG_LEVEL=info for more), not their banners.
+    onOutput: (task, line) => {
+      if (line.startsWith('{')) console.log(`[${task}] ${line}`);
+    },
     log: (msg, extra) => console.error(msg, extra ?? ''),
   });
   const address = process.env.DEMO_ADDRESS || 'demo@example.test';
