@@ -30,6 +30,7 @@ import {
 } from './codec/serialize.js';
 import type { RawCommand } from './codec/tokens.js';
 import { COMMANDS } from './commands/index.js';
+import { appendBudget } from './literal-budget.js';
 import type { MailboxView } from './mailbox-view.js';
 
 export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -75,6 +76,9 @@ const MAX_PENDING_INPUT = 256 * 1024;
 export const DEFAULT_IDLE_KEEPALIVE_MS = 120_000;
 export const DEFAULT_IDLE_POLL_MS = 30_000;
 
+/** Literals up to this size (command arguments) are not counted against the APPEND budget. */
+const SMALL_LITERAL = 64 * 1024;
+
 export const AUTH_FAILED: Done = no('Authentication failed.', 'AUTHENTICATIONFAILED');
 
 export class ImapSession {
@@ -99,6 +103,8 @@ export class ImapSession {
   private unsubscribe: (() => void) | null = null;
   private onChangeHook: (() => void) | null = null;
   private plog: SessionLog;
+  /** Literal octets of the command being received/run, taken from the process-wide budget. */
+  private literalBytes = 0;
   private written = 0;
   ending = false;
   /** When set, the connection ends with this BYE right after the current tagged reply. */
@@ -119,6 +125,12 @@ export class ImapSession {
         // Only APPEND takes big literals, and only once logged in.
         if (info.command === 'APPEND' && this.state === 'not-authenticated') {
           return { status: 'NO', message: 'Log in first.' };
+        }
+        if (info.command === 'APPEND' || info.size > SMALL_LITERAL) {
+          if (!appendBudget.tryTake(info.size)) {
+            return { status: 'NO', code: 'LIMIT', message: 'Too much message data in transit on this server; try again shortly.' };
+          }
+          this.literalBytes += info.size;
         }
         return null;
       },
@@ -258,6 +270,7 @@ export class ImapSession {
         void this.send(continuation('Ready for literal data'));
         return;
       case 'error': {
+        this.releaseLiterals();
         const text = ev.message;
         if (ev.fatal) {
           void this.bye(text);
@@ -270,6 +283,7 @@ export class ImapSession {
       case 'command':
         this.busy = true;
         void this.runCommand(ev.command).finally(() => {
+          this.releaseLiterals();
           this.busy = false;
           this.pump();
         });
@@ -414,8 +428,14 @@ export class ImapSession {
   }
 
 
+  private releaseLiterals(): void {
+    if (this.literalBytes) appendBudget.give(this.literalBytes);
+    this.literalBytes = 0;
+  }
+
   private cleanup(): void {
     this.ending = true;
+    this.releaseLiterals();
     const w = this.lineWaiter;
     this.lineWaiter = null;
     w?.(null);

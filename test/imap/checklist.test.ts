@@ -265,12 +265,13 @@ describe('IMAP security checklist', () => {
         ['1a', /^BAD/],
         [String(64 * 1024 * 1024 + 1), /^NO \[TOOBIG\]/],
       ] as const) {
-        // Read as a plain line: the server's text echoes the marker at the end of the line
-        // ("BAD Invalid literal size {4294967296}"), which a response reader would take for
-        // a literal announcement (see the report).
+        // Read as a plain line. A reply must never end in something that looks like a
+        // literal marker ("... {4294967296}"): response readers such as imapflow's would
+        // take it for a literal announcement and lose sync.
         const tag = c.nextTag();
         c.write(`${tag} APPEND INBOX {${size}}\r\n`);
         const line = await c.line();
+        assert.doesNotMatch(line, /\{[^}]*\}\r?\n?$/, `no literal-like ending: ${JSON.stringify(line)}`);
         assert.ok(line.startsWith(`${tag} `), `tagged, no "+" for {${size}}: ${JSON.stringify(line)}`);
         assert.match(untag(line), want, `{${size}}: ${line}`);
         assert.equal((await c.cmd('NOOP')).status, 'OK', 'the session goes on');

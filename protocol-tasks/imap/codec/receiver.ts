@@ -695,7 +695,7 @@ export class Receiver {
           const plus = spec.endsWith('+');
           const n = parseLiteralSize(plus ? spec.slice(0, -1) : spec);
           if (n === null) {
-            this.fail('bad-literal', `Invalid literal size {${spec.slice(0, 20)}}`);
+            this.fail('bad-literal', 'Invalid literal size.');
             this.tail = '{' + spec + '}';
             return;
           }
