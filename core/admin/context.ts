@@ -3,6 +3,9 @@
 import type { ProtocolName } from '../settings/schema.js';
 import type { Store } from '../store/port.js';
 
+/** The local admin API's token, in DATA_DIR (mode 0600), where mailctl finds it. */
+export const ADMIN_TOKEN_FILE = 'admin-token.txt';
+
 /** A front-end endpoint clients connect to: what a connectivity test logs in through. */
 export interface FrontEnd {
   /** Name reported in connectivity results (Exchange: the Client Access server). */

@@ -8,9 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { MAX_MESSAGE_SIZE } from '../store/deliver.js';
 import { createAdminApi, errorResponse, type AdminApi, type ApiResponse } from './api.js';
-import type { AdminContext } from './context.js';
-
-export const ADMIN_TOKEN_FILE = 'admin-token.txt';
+import { ADMIN_TOKEN_FILE, type AdminContext } from './context.js';
 
 /** ADMIN_TOKEN when given; else the saved one; else a new one, saved. */
 export async function loadOrCreateAdminToken(dataDir: string, given?: string): Promise<{ token: string; source: 'env' | 'file' | 'generated'; file: string }> {
