@@ -269,6 +269,8 @@ export interface TaskNotifierOptions {
 /** Posts a set of changes to every task: one request per task (more only past MAX_CHANGES_PER_REQUEST). */
 export class TaskNotifier {
   private secretValue: string | null = null;
+  private secretLoadedAt = 0;
+  private reloading: Promise<boolean> | null = null;
   private readonly timeoutMs: number;
   private readonly concurrency: number;
   private readonly doFetch: typeof fetch;
@@ -287,14 +289,40 @@ export class TaskNotifier {
       const s = await (this.opts.secret as () => Promise<string>)();
       if (!s) throw new Error('the notify secret is empty');
       this.secretValue = s;
+      this.secretLoadedAt = this.now();
     }
     return this.secretValue;
+  }
+
+  /**
+   * After a 401: the secret may have been changed (a new value, then a redeploy of the tasks).
+   * Read it again, at most once a minute, and tell the caller whether it changed.
+   */
+  private reloadSecret(): Promise<boolean> {
+    if (this.reloading) return this.reloading;
+    if (typeof this.opts.secret === 'string' || this.now() - this.secretLoadedAt < 60_000) return Promise.resolve(false);
+    const before = this.secretValue;
+    this.reloading = (async () => {
+      try {
+        const s = await (this.opts.secret as () => Promise<string>)();
+        if (!s) return false;
+        this.secretValue = s;
+        return s !== before;
+      } catch {
+        return false;
+      } finally {
+        this.secretLoadedAt = this.now();
+        this.reloading = null;
+      }
+    })();
+    return this.reloading;
   }
 
   async send(changes: readonly WireChange[]): Promise<NotifyResult> {
     const merged = mergeChanges(changes);
     if (merged.length === 0) return { tasks: 0, delivered: 0, failed: [], changes: 0, requests: 0 };
-    const [tasks, secret] = await Promise.all([this.opts.directory.list(), this.secret()]);
+    const tasks = await this.opts.directory.list();
+    let secret = await this.secret();
     const bodies: string[] = [];
     for (let i = 0; i < merged.length; i += MAX_CHANGES_PER_REQUEST) {
       const batch: NotifyBatch = { v: 1, changes: merged.slice(i, i + MAX_CHANGES_PER_REQUEST) };
@@ -307,7 +335,12 @@ export class TaskNotifier {
       while (next < tasks.length) {
         const task = tasks[next++]!;
         try {
-          for (const body of bodies) await this.post(task, body, secret);
+          for (const body of bodies) {
+            if ((await this.post(task, body, secret)) !== 401) continue;
+            if (!(await this.reloadSecret())) throw new Error('HTTP 401 (the task does not accept the notify secret)');
+            secret = this.secretValue!;
+            await this.post(task, body, secret, true);
+          }
           delivered++;
         } catch (e) {
           failed.push({ id: task.id, error: e instanceof Error ? e.message : String(e) });
@@ -319,7 +352,8 @@ export class TaskNotifier {
     return { tasks: tasks.length, delivered, failed, changes: merged.length, requests: tasks.length * bodies.length };
   }
 
-  private async post(task: TaskEndpoint, body: string, secret: string): Promise<void> {
+  /** Resolves with the status (204/200, or 401 when `final` is false); throws on anything else. */
+  private async post(task: TaskEndpoint, body: string, secret: string, final = false): Promise<number> {
     const res = await this.doFetch(task.url + NOTIFY_PATH, {
       method: 'POST',
       headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signNotifyBody(secret, body, this.now()) },
@@ -328,7 +362,9 @@ export class TaskNotifier {
     });
     // Drain the body so the connection goes back to the keep-alive pool.
     await res.arrayBuffer().catch(() => undefined);
-    if (res.status !== 204 && res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    if (res.status === 204 || res.status === 200) return res.status;
+    if (res.status === 401 && !final) return 401;
+    throw new Error(`HTTP ${res.status}`);
   }
 }
 

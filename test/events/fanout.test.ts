@@ -175,6 +175,30 @@ describe('notify endpoint and notifier', () => {
     assert.deepEqual(await notifier.send([]), { tasks: 0, delivered: 0, failed: [], changes: 0, requests: 0 });
   });
 
+  it('reads the secret again after a 401 (the secret was changed), at most once a minute', async () => {
+    let delivered = 0;
+    const ep = await startNotifyServer({ host: '127.0.0.1', port: 0, secret: 'new', onChanges: () => (delivered++, { published: 0, skipped: 0 }) });
+    closers.push(() => ep.close());
+    let value = 'old';
+    let reads = 0;
+    let clock = Date.now();
+    const notifier = new TaskNotifier({
+      directory: new StaticTaskDirectory([`http://127.0.0.1:${ep.port}`]),
+      secret: async () => (reads++, value),
+      now: () => clock,
+    });
+    const change: WireChange[] = [{ kind: 'settings', protocol: 'pop3' }];
+    const r1 = await notifier.send(change);
+    assert.equal(r1.delivered, 0, 'the old secret is refused; re-reading it so soon is not allowed');
+    assert.match(r1.failed[0]!.error, /401/);
+    value = 'new';
+    clock += 61_000;
+    const r2 = await notifier.send(change);
+    assert.equal(r2.delivered, 1);
+    assert.equal(delivered, 1);
+    assert.equal(reads, 2);
+  });
+
   it('refuses unsigned, wrongly signed, oversized and malformed requests', async () => {
     let calls = 0;
     const ep = await startNotifyServer({
