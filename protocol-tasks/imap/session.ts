@@ -78,6 +78,7 @@ export const DEFAULT_IDLE_POLL_MS = 30_000;
 
 /** Literals up to this size (command arguments) are not counted against the APPEND budget. */
 const SMALL_LITERAL = 64 * 1024;
+const LITERAL_DEADLINE_BASE_MS = 5 * 60_000;
 
 export const AUTH_FAILED: Done = no('Authentication failed.', 'AUTHENTICATIONFAILED');
 
@@ -131,6 +132,9 @@ export class ImapSession {
             return { status: 'NO', code: 'LIMIT', message: 'Too much message data in transit on this server; try again shortly.' };
           }
           this.literalBytes += info.size;
+          // A big literal must arrive within an absolute time that new bytes do not extend
+          // (checklist E37): 5 minutes plus what 16 KiB/s would need.
+          if (this.state !== 'not-authenticated') this.conn.setDeadline(LITERAL_DEADLINE_BASE_MS + Math.ceil(this.literalBytes / 16));
         }
         return null;
       },
@@ -429,8 +433,10 @@ export class ImapSession {
 
 
   private releaseLiterals(): void {
-    if (this.literalBytes) appendBudget.give(this.literalBytes);
+    if (!this.literalBytes) return;
+    appendBudget.give(this.literalBytes);
     this.literalBytes = 0;
+    if (this.state !== 'not-authenticated' && !this.ending) this.conn.setDeadline(0);
   }
 
   private cleanup(): void {
