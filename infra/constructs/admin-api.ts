@@ -71,6 +71,10 @@ export class AdminApi extends Construct {
         logGroup,
         environment,
       });
+      Validations.of(this.fn).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'Placeholder until the admin handler exists (synthesis reports an error then): it only writes its own logs.',
+      });
     }
     storage.grantStore(this.fn);
     // Invoke the one fan-out function (its unqualified ARN: no versions or aliases needed).

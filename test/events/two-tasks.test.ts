@@ -198,4 +198,20 @@ describe('IDLE across two tasks (AWS adapter, stream -> idle-fanout -> notify)',
       b.close();
     }
   });
+
+  it('drains on SIGTERM (what ECS sends on deploys and scale-in): health 503, BYE to sessions, clean exit', async () => {
+    const task = cluster.tasks[1]!;
+    const c = await Imap.connect(task.ports.imaps);
+    await c.next((l) => l.startsWith('* OK'));
+    await c.command(`LOGIN "${ADDRESS}" "${PASSWORD}"`);
+    await c.command('SELECT INBOX');
+    await c.idle();
+    const exit = new Promise<number | null>((r) => task.process.once('exit', (code) => r(code)));
+    task.process.kill('SIGTERM');
+    const bye = await c.next((l) => l.startsWith('* BYE'), 10_000);
+    assert.match(bye, /^\* BYE/);
+    assert.equal(await exit, 0);
+    await assert.rejects(fetch(`http://127.0.0.1:${task.ports.health}/healthz`), 'health endpoint closed with the task');
+    c.close();
+  });
 });
