@@ -91,7 +91,7 @@ describe('Cloud Map discovery', () => {
             Instances: [
               { InstanceId: 'task-1', Attributes: { AWS_INSTANCE_IPV4: '10.0.1.5' } },
               { InstanceId: 'task-2', Attributes: { AWS_INSTANCE_IPV4: '10.0.2.9' } },
-              { InstanceId: 'odd', Attributes: {} },
+              { InstanceId: 'odd', Attributes: {} as Record<string, string> },
             ],
           };
         },

@@ -199,7 +199,7 @@ describe('IDLE across two tasks (AWS adapter, stream -> idle-fanout -> notify)',
     }
   });
 
-  it('drains on SIGTERM (what ECS sends on deploys and scale-in): health 503, BYE to sessions, clean exit', async () => {
+  it('drains on SIGTERM (what ECS sends on deploys and scale-in): BYE to the IDLE session, clean exit, endpoints closed', async () => {
     const task = cluster.tasks[1]!;
     const c = await Imap.connect(task.ports.imaps);
     await c.next((l) => l.startsWith('* OK'));
