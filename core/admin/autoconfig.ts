@@ -21,7 +21,12 @@ const TYPE: Record<ProtocolName, string> = { imap4: 'imap', pop3: 'pop3' };
 
 export async function autoconfigXml(ctx: AdminContext, emailAddress: string | undefined): Promise<string> {
   if (!emailAddress) throw new AdminError('invalid', 'emailaddress is required', 'emailaddress');
-  const address = canonicalAddress(emailAddress, 'emailaddress');
+  let address: string;
+  try {
+    address = canonicalAddress(emailAddress, 'emailaddress');
+  } catch (e) {
+    throw e instanceof AdminError ? new AdminError(e.code, `emailaddress: ${e.message}`, e.field) : e;
+  }
   const domain = address.slice(address.indexOf('@') + 1);
   const servers: string[] = [];
   // IMAP first: Thunderbird proposes the first incoming server.
