@@ -59,123 +59,135 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   await mkdir(config.dataDir, { recursive: true });
   const baseStore =
     opts.store ?? (await openStore(config.store?.kind === 'aws' ? config.store : { kind: 'local', dataDir: config.dataDir }));
-  const bus = new LocalEventBus();
-  // With a notify endpoint (cloud: changes made by other tasks arrive from the fan-out), the
-  // task remembers which account each folder its sessions read belongs to (folder-owners.ts).
-  const owners = config.notifyPort ? new FolderOwners() : null;
-  const store = withNotifications(owners ? withFolderOwners(baseStore, owners) : baseStore, bus);
-  const settings = await LiveSettings.load(store, bus);
-  const auth = new Authenticator(store, opts.auth);
-  const cert = await loadOrCreateCertificate({
-    certFile: config.tlsCertFile,
-    keyFile: config.tlsKeyFile,
-    certPem: config.tlsCertPem,
-    keyPem: config.tlsKeyPem,
-    dataDir: config.dataDir,
-    hostname: config.hostname,
-  });
-  const tls = { cert: cert.cert, key: cert.key };
-  const demo = config.demo ? await ensureDemoMailbox(store, config.dataDir, config.demoPassword) : null;
-
-  const protocolLog =
-    opts.protocolLog ?? ((protocol: string, entry: ProtocolLogEntry) => log.info({ protocolLog: protocol, ...entry }, 'command'));
-  const sessionLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) =>
-    log[level](extra ?? {}, msg);
-
-
-  const pop3 = await startProtocolService({
-    protocol: 'pop3',
-    listeners: listenerSpecs(config.bindHost, config.pop3Port, config.pop3sPort, config.pop3LbTlsPort),
-    settings,
-    tls,
-    trustedProxies: config.trustedProxies,
-    refusal: POP3_REFUSAL,
-    stopLine: POP3_STOP_LINE,
-    startSession: (conn, server) =>
-      startPop3Session(conn, server, {
-        store,
-        bus,
-        auth,
-        settings: () => settings.get('pop3'),
-        protocolLog: (e) => protocolLog('pop3', e),
-        log: sessionLog,
-      }),
-  });
-  const imap4 = await startProtocolService({
-    protocol: 'imap4',
-    listeners: listenerSpecs(config.bindHost, config.imapPort, config.imapsPort, config.imapLbTlsPort),
-    settings,
-    tls,
-    trustedProxies: config.trustedProxies,
-    refusal: IMAP_REFUSAL,
-    stopLine: IMAP_STOP_LINE,
-    startSession: (conn, server) =>
-      startImapSession(conn, server, {
-        store,
-        bus,
-        auth,
-        settings: () => settings.get('imap4'),
-        protocolLog: (e) => protocolLog('imap4', e),
-        log: sessionLog,
-        idleKeepaliveMs: opts.idleKeepaliveMs,
-      }),
-  });
-
-  const ports: Record<string, number> = {};
-  const name = { plain: '', tls: 's', 'lb-tls': 'LbTls' } as const;
-  for (const a of pop3.server.addresses) ports['pop3' + name[a.kind]] = a.port;
-  for (const a of imap4.server.addresses) ports['imap' + name[a.kind]] = a.port;
-
-  const controlHost = config.controlHost ?? config.bindHost;
-  let closing = false;
-  const endpoints: HttpEndpoint[] = [];
-  if (config.notifyPort && owners) {
-    const notify = await startNotifyServer({
-      host: controlHost,
-      port: config.notifyPort,
-      secret: config.notifySecret ?? '',
-      onChanges: (changes) => publishChanges(bus, owners, changes),
-      log: sessionLog,
+  // What has been started so far, undone in reverse if a later step fails (a port in use,
+  // a bad certificate...), so a failed start leaves nothing listening or open.
+  const undo: Array<() => unknown> = opts.store ? [] : [() => baseStore.close()];
+  try {
+    const bus = new LocalEventBus();
+    // With a notify endpoint (cloud: changes made by other tasks arrive from the fan-out), the
+    // task remembers which account each folder its sessions read belongs to (folder-owners.ts).
+    const owners = config.notifyPort ? new FolderOwners() : null;
+    const store = withNotifications(owners ? withFolderOwners(baseStore, owners) : baseStore, bus);
+    const settings = await LiveSettings.load(store, bus);
+    undo.push(() => settings.close());
+    const auth = new Authenticator(store, opts.auth);
+    const cert = await loadOrCreateCertificate({
+      certFile: config.tlsCertFile,
+      keyFile: config.tlsKeyFile,
+      certPem: config.tlsCertPem,
+      keyPem: config.tlsKeyPem,
+      dataDir: config.dataDir,
+      hostname: config.hostname,
     });
-    endpoints.push(notify);
-    ports.notify = notify.port;
-  }
-  if (config.healthPort) {
-    const health = await startHealthServer({
-      host: controlHost,
-      port: config.healthPort,
-      ready: () => !closing && (pop3.listening || imap4.listening),
+    const tls = { cert: cert.cert, key: cert.key };
+    const demo = config.demo ? await ensureDemoMailbox(store, config.dataDir, config.demoPassword) : null;
+
+    const protocolLog =
+      opts.protocolLog ?? ((protocol: string, entry: ProtocolLogEntry) => log.info({ protocolLog: protocol, ...entry }, 'command'));
+    const sessionLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) =>
+      log[level](extra ?? {}, msg);
+
+
+    const pop3 = await startProtocolService({
+      protocol: 'pop3',
+      listeners: listenerSpecs(config.bindHost, config.pop3Port, config.pop3sPort, config.pop3LbTlsPort),
+      settings,
+      tls,
+      trustedProxies: config.trustedProxies,
+      refusal: POP3_REFUSAL,
+      stopLine: POP3_STOP_LINE,
+      startSession: (conn, server) =>
+        startPop3Session(conn, server, {
+          store,
+          bus,
+          auth,
+          settings: () => settings.get('pop3'),
+          protocolLog: (e) => protocolLog('pop3', e),
+          log: sessionLog,
+        }),
     });
-    endpoints.push(health);
-    ports.health = health.port;
+    undo.push(() => pop3.close());
+    const imap4 = await startProtocolService({
+      protocol: 'imap4',
+      listeners: listenerSpecs(config.bindHost, config.imapPort, config.imapsPort, config.imapLbTlsPort),
+      settings,
+      tls,
+      trustedProxies: config.trustedProxies,
+      refusal: IMAP_REFUSAL,
+      stopLine: IMAP_STOP_LINE,
+      startSession: (conn, server) =>
+        startImapSession(conn, server, {
+          store,
+          bus,
+          auth,
+          settings: () => settings.get('imap4'),
+          protocolLog: (e) => protocolLog('imap4', e),
+          log: sessionLog,
+          idleKeepaliveMs: opts.idleKeepaliveMs,
+        }),
+    });
+    undo.push(() => imap4.close());
+
+    const ports: Record<string, number> = {};
+    const name = { plain: '', tls: 's', 'lb-tls': 'LbTls' } as const;
+    for (const a of pop3.server.addresses) ports['pop3' + name[a.kind]] = a.port;
+    for (const a of imap4.server.addresses) ports['imap' + name[a.kind]] = a.port;
+
+    const controlHost = config.controlHost ?? config.bindHost;
+    let closing = false;
+    const endpoints: HttpEndpoint[] = [];
+    if (config.notifyPort && owners) {
+      const notify = await startNotifyServer({
+        host: controlHost,
+        port: config.notifyPort,
+        secret: config.notifySecret ?? '',
+        onChanges: (changes) => publishChanges(bus, owners, changes),
+        log: sessionLog,
+      });
+      endpoints.push(notify);
+      undo.push(() => notify.close());
+      ports.notify = notify.port;
+    }
+    if (config.healthPort) {
+      const health = await startHealthServer({
+        host: controlHost,
+        port: config.healthPort,
+        ready: () => !closing && (pop3.listening || imap4.listening),
+      });
+      endpoints.push(health);
+      undo.push(() => health.close());
+      ports.health = health.port;
+    }
+
+    const adminContext = localAdminContext(config, { store, settings, services: { pop3, imap4 }, selfSignedCertificate: cert.generated });
+    const admin = await startLocalAdmin(config, adminContext, (msg, extra) => log.error(extra, msg));
+    if (admin) ports.admin = admin.port;
+    return {
+      store,
+      bus,
+      settings,
+      auth,
+      pop3,
+      imap4,
+      demo,
+      certificate: { generated: cert.generated, fingerprint256: cert.fingerprint256 },
+      ports,
+      adminContext,
+      admin: admin ? { url: admin.url, token: admin.token, tokenSource: admin.tokenSource } : null,
+      log,
+      async close() {
+        closing = true;
+        await admin?.close();
+        await Promise.all([pop3.close(), imap4.close()]);
+        await Promise.all(endpoints.map((e) => e.close()));
+        settings.close();
+        await baseStore.close();
+      },
+    };
+  } catch (e) {
+    for (const f of undo.reverse()) await Promise.resolve().then(f).catch(() => undefined);
+    throw e;
   }
-
-  const adminContext = localAdminContext(config, { store, settings, services: { pop3, imap4 }, selfSignedCertificate: cert.generated });
-  const admin = await startLocalAdmin(config, adminContext, (msg, extra) => log.error(extra, msg));
-  if (admin) ports.admin = admin.port;
-
-  return {
-    store,
-    bus,
-    settings,
-    auth,
-    pop3,
-    imap4,
-    demo,
-    certificate: { generated: cert.generated, fingerprint256: cert.fingerprint256 },
-    ports,
-    adminContext,
-    admin: admin ? { url: admin.url, token: admin.token, tokenSource: admin.tokenSource } : null,
-    log,
-    async close() {
-      closing = true;
-      await admin?.close();
-      await Promise.all([pop3.close(), imap4.close()]);
-      await Promise.all(endpoints.map((e) => e.close()));
-      settings.close();
-      await baseStore.close();
-    },
-  };
 }
 
 /** A plain (STARTTLS) and an implicit-TLS listener, plus the load balancer's TLS-ended port when set. */
