@@ -50,6 +50,8 @@ export interface StartOptions {
   protocolLog?: (protocol: 'pop3' | 'imap4', entry: ProtocolLogEntry) => void;
   /** IDLE keepalive interval in ms (tests use a short one). */
   idleKeepaliveMs?: number;
+  /** NOOP/CHECK/... flood throttle for IMAP sessions (tests use a fast one). */
+  pollThrottle?: { burst: number; perSecond: number };
   /** An already-open store (tests); otherwise the local store under dataDir. */
   store?: Store;
 }
@@ -124,6 +126,7 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
           protocolLog: (e) => protocolLog('imap4', e),
           log: sessionLog,
           idleKeepaliveMs: opts.idleKeepaliveMs,
+          pollThrottle: opts.pollThrottle,
         }),
     });
     undo.push(() => imap4.close());

@@ -14,6 +14,7 @@ import type { EventBus } from '../../core/events/bus.js';
 import type { ProtocolSettings } from '../../core/settings/schema.js';
 import type { Account, Store } from '../../core/store/port.js';
 import { MAX_MESSAGE_SIZE } from '../../core/store/deliver.js';
+import { newUsage, reportCommandUsage, withUsage } from '../../core/store/usage.js';
 import type { Connection, ProtocolServer } from '../net/types.js';
 import { SessionLog, type ProtocolLogSink } from '../protocol-log.js';
 import { parseCommand } from './codec/commands/index.js';
@@ -47,6 +48,8 @@ export interface ImapServices {
   idleKeepaliveMs?: number;
   /** How often an IDLE session checks the journal without a change notice, ms. */
   idlePollMs?: number;
+  /** Throttle for cheap polling commands (NOOP, CHECK, ...): burst, then a steady rate (E40). */
+  pollThrottle?: { burst: number; perSecond: number };
 }
 
 /** How a command ended: written as the tagged response. */
@@ -76,6 +79,31 @@ const MAX_PENDING_INPUT = 256 * 1024;
 export const DEFAULT_IDLE_KEEPALIVE_MS = 120_000;
 export const DEFAULT_IDLE_POLL_MS = 30_000;
 
+/** Cheap commands a client has no reason to send in a tight loop; a flood of them is slowed. */
+const THROTTLED = new Set(['NOOP', 'CHECK', 'CAPABILITY', 'ID', 'NAMESPACE']);
+export const DEFAULT_POLL_THROTTLE = { burst: 100, perSecond: 20 };
+
+/** A token bucket: take() waits until a token is there. */
+class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+  constructor(private burst: number, private perSecond: number) {
+    this.tokens = burst;
+  }
+  async take(): Promise<void> {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return;
+    }
+    const waitMs = Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+    this.tokens -= 1;
+    await new Promise((r) => setTimeout(r, waitMs));
+  }
+}
+
 /** Literals up to this size (command arguments) are not counted against the APPEND budget. */
 const SMALL_LITERAL = 64 * 1024;
 const LITERAL_DEADLINE_BASE_MS = 5 * 60_000;
@@ -104,9 +132,12 @@ export class ImapSession {
   private unsubscribe: (() => void) | null = null;
   private onChangeHook: (() => void) | null = null;
   private plog: SessionLog;
+  private pollBucket: TokenBucket;
   /** Literal octets of the command being received/run, taken from the process-wide budget. */
   private literalBytes = 0;
   private written = 0;
+  /** Name of the command running (for request accounting). */
+  private commandName = '';
   ending = false;
   /** When set, the connection ends with this BYE right after the current tagged reply. */
   closeAfterReply: string | null = null;
@@ -140,6 +171,8 @@ export class ImapSession {
       },
     });
     this.plog = new SessionLog(conn, services.protocolLog, () => this.settings.protocolLogEnabled);
+    const t = services.pollThrottle ?? DEFAULT_POLL_THROTTLE;
+    this.pollBucket = new TokenBucket(t.burst, t.perSecond);
     conn.onData((chunk) => this.onData(chunk));
     conn.onClose(() => this.cleanup());
   }
@@ -284,14 +317,19 @@ export class ImapSession {
         this.countBad();
         return;
       }
-      case 'command':
+      case 'command': {
         this.busy = true;
-        void this.runCommand(ev.command).finally(() => {
+        // Request accounting: the storage requests this command causes (core/store/usage.ts).
+        const usage = newUsage();
+        this.commandName = ev.command.name;
+        void withUsage(usage, () => this.runCommand(ev.command)).finally(() => {
+          reportCommandUsage({ protocol: 'imap4', session: this.conn.id, command: this.commandName, usage }, this.services.log);
           this.releaseLiterals();
           this.busy = false;
           this.pump();
         });
         return;
+      }
     }
   }
 
@@ -315,6 +353,7 @@ export class ImapSession {
       } else {
         const cmd = parsed.command;
         name = 'uid' in cmd && cmd.uid ? `UID ${cmd.name}` : cmd.name;
+        this.commandName = name;
         params = logParams(cmd);
         const handler = COMMANDS.get(cmd.name) as ImapCommandHandler | undefined;
         if (!handler) {
@@ -323,6 +362,7 @@ export class ImapSession {
           done = bad(stateMessage(this.state, cmd.name));
           this.countBad();
         } else {
+          if (THROTTLED.has(cmd.name)) await this.pollBucket.take();
           done = await handler.run(this, cmd, raw.tag);
         }
         if (this.ending || this.conn.closed) return;
