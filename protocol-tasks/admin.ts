@@ -1,8 +1,10 @@
 // The admin API of a running server (npm start): the AdminContext built from this process's
 // store, live settings and listeners, served over HTTP on ADMIN_HOST:ADMIN_PORT behind a
 // bearer token (core/admin/http-server.ts).
+import { rm, writeFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
-import type { AdminContext, FrontEnd } from '../core/admin/context.js';
+import { join } from 'node:path';
+import { ADMIN_URL_FILE, type AdminContext, type FrontEnd } from '../core/admin/context.js';
 import { loadOrCreateAdminToken, startAdminHttpServer, type AdminHttpServer } from '../core/admin/http-server.js';
 import type { LiveSettings } from '../core/settings/live.js';
 import type { ProtocolName } from '../core/settings/schema.js';
@@ -53,5 +55,16 @@ export async function startLocalAdmin(
   if (config.adminPort === null || config.adminPort === undefined) return null;
   const t = await loadOrCreateAdminToken(config.dataDir, config.adminToken);
   const http = await startAdminHttpServer({ context, token: t.token, host: config.adminHost ?? '127.0.0.1', port: config.adminPort, log });
-  return Object.assign(http, { token: t.token, tokenSource: t.source });
+  // mailctl --data-dir finds the API here, whatever port it got.
+  const urlFile = join(config.dataDir, ADMIN_URL_FILE);
+  await writeFile(urlFile, http.url + '\n');
+  const close = http.close;
+  return Object.assign(http, {
+    token: t.token,
+    tokenSource: t.source,
+    async close() {
+      await close();
+      await rm(urlFile, { force: true });
+    },
+  });
 }

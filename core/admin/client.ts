@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AdminError, type AdminErrorCode } from './errors.js';
-import { ADMIN_TOKEN_FILE } from './context.js';
+import { ADMIN_TOKEN_FILE, ADMIN_URL_FILE } from './context.js';
 
 export interface ClientOptions {
   /** Base URL: http://127.0.0.1:8080, or https://<id>.execute-api.<region>.amazonaws.com/<stage>. */
@@ -57,13 +57,15 @@ export interface Resolution {
 
 /**
  * Where to send requests and how to authorize them:
- *   --url / ADMIN_URL, default http://127.0.0.1:<ADMIN_PORT or 8080>;
+ *   --url / ADMIN_URL, else what the local server wrote in DATA_DIR/admin-url.txt, else
+ *   http://127.0.0.1:<ADMIN_PORT or 8080>;
  *   --token / ADMIN_TOKEN, else (for a loopback URL) DATA_DIR/admin-token.txt;
  *   SigV4 when asked (--sigv4) or when the URL is remote and no token is given;
  *   region from --region, AWS_REGION / AWS_DEFAULT_REGION, or the execute-api host name.
  */
 export async function resolveClient(o: { url?: string; token?: string; sigv4?: boolean; region?: string; dataDir: string; env: NodeJS.ProcessEnv }): Promise<Resolution> {
-  const url = (o.url || o.env.ADMIN_URL || `http://127.0.0.1:${o.env.ADMIN_PORT && o.env.ADMIN_PORT !== 'off' ? o.env.ADMIN_PORT : '8080'}`).replace(/\/+$/, '');
+  const written = o.url || o.env.ADMIN_URL ? '' : (await readFile(join(o.dataDir, ADMIN_URL_FILE), 'utf8').catch(() => '')).trim();
+  const url = (o.url || o.env.ADMIN_URL || written || `http://127.0.0.1:${o.env.ADMIN_PORT && o.env.ADMIN_PORT !== 'off' ? o.env.ADMIN_PORT : '8080'}`).replace(/\/+$/, '');
   let parsed: URL;
   try {
     parsed = new URL(url);

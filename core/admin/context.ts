@@ -5,6 +5,8 @@ import type { Store } from '../store/port.js';
 
 /** The local admin API's token, in DATA_DIR (mode 0600), where mailctl finds it. */
 export const ADMIN_TOKEN_FILE = 'admin-token.txt';
+/** Where the running local server says its admin API listens (ADMIN_PORT may be 0). */
+export const ADMIN_URL_FILE = 'admin-url.txt';
 
 /** A front-end endpoint clients connect to: what a connectivity test logs in through. */
 export interface FrontEnd {

@@ -148,6 +148,8 @@ describe('mailctl', () => {
     const url = server.admin!.url;
     const explicit = await mailctl('/nonexistent', ['--url', url, '--token', server.admin!.token, '--json', 'list']);
     assert.equal(explicit.code, 0, explicit.stderr);
+    const byDataDir = await mailctl(dir, ['--json', 'list'], undefined, { ADMIN_PORT: '' });
+    assert.equal(byDataDir.code, 0, `DATA_DIR/admin-url.txt names the running server: ${byDataDir.stderr}`);
     const byEnv = await mailctl('/nonexistent', ['--json', 'list'], undefined, { ADMIN_URL: url, ADMIN_TOKEN: server.admin!.token });
     assert.equal(byEnv.code, 0, byEnv.stderr);
     const wrong = await mailctl(dir, ['--token', 'wrong-token', 'list']);
