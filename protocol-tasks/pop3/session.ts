@@ -18,6 +18,7 @@ import type { Connection, ProtocolServer } from '../net/types.js';
 import { LineReceiver, err, parseCommand, type Pop3Command } from './codec.js';
 import { COMMANDS } from './commands/index.js';
 import { SessionLog, type ProtocolLogSink } from '../protocol-log.js';
+import { newUsage, reportCommandUsage, withUsage } from '../../core/store/usage.js';
 
 export type { ProtocolLogEntry } from '../protocol-log.js';
 
@@ -205,7 +206,11 @@ export class Pop3Session {
       while (this.queue.length > 0 && !this.ending && !this.conn.closed) {
         const ev = this.queue.shift()!;
         if (this.queue.length < MAX_QUEUED / 2) this.conn.resume();
-        await this.handle(ev);
+        // Request accounting: the storage requests this command causes (core/store/usage.ts).
+        const usage = newUsage();
+        const command = ev.kind === 'line' ? (this.saslContinuation ? 'AUTH' : ev.line.split(' ', 1)[0]!.toUpperCase()) : '';
+        await withUsage(usage, () => this.handle(ev));
+        reportCommandUsage({ protocol: 'pop3', session: this.conn.id, command, usage }, this.services.log);
       }
     } catch (e) {
       // A failure inside one session (storage error, bug) ends only this session (E41).

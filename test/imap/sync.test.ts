@@ -14,15 +14,13 @@ import { newBlobKey } from '../../core/store/deliver.js';
 import { openLocalStore } from '../../core/store/local/index.js';
 import type { BlobStore, Store } from '../../core/store/port.js';
 import { PASSWORD, USER, startTestServer, type TestServer } from '../helpers/server.js';
+import { TB_FIELDS, TB_HEADER_FETCH, TB_LABEL, chunkedSets, parseFetch } from './thunderbird.js';
 import { WireClient, compressSet, type Reply } from './wire-client.js';
 
 const SEEDED = 11_000;
 /** Every 11th UID is expunged before the sync, so UID sets have gaps like a real folder's. */
 const GAP = 11;
 const COUNT = SEEDED - SEEDED / GAP;
-const TB_FIELDS = 'From To Cc Bcc Subject Date Message-ID Priority X-Priority References Newsgroups In-Reply-To Content-Type Reply-To Received';
-const TB_HEADER_FETCH = `(UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS (${TB_FIELDS})])`;
-const TB_LABEL = `BODY[HEADER.FIELDS (${TB_FIELDS})]`;
 
 function rawMessage(i: number): Buffer {
   const day = 1 + (i % 28);
@@ -45,51 +43,6 @@ function expectedHeaders(i: number): string {
   const lines = rawMessage(i).toString('latin1').split('\r\n\r\n')[0]!.split('\r\n');
   const wanted = new Set(TB_FIELDS.toLowerCase().split(' '));
   return lines.filter((l) => wanted.has(l.slice(0, l.indexOf(':')).toLowerCase())).join('\r\n') + '\r\n\r\n';
-}
-
-/** Cuts ascending UIDs into sets of at most ~950 characters, as nsImapUtils.cpp does. */
-function chunkedSets(uids: number[], maxChars = 950): string[] {
-  const out: string[] = [];
-  let cur: number[] = [];
-  for (const u of uids) {
-    cur.push(u);
-    if (compressSet(cur).length > maxChars) {
-      cur.pop();
-      out.push(compressSet(cur));
-      cur = [u];
-    }
-  }
-  if (cur.length) out.push(compressSet(cur));
-  return out;
-}
-
-interface FetchInfo {
-  seq: number;
-  uid: number;
-  flags: string;
-  size?: number;
-  header?: string;
-  label?: string;
-}
-
-/** Parses Thunderbird-shaped FETCH responses (UID, FLAGS, RFC822.SIZE, one header literal). */
-function parseFetch(line: string): FetchInfo {
-  const m = /^\* (\d+) FETCH \((.*)\)\r\n$/s.exec(line);
-  assert.ok(m, `a FETCH response: ${JSON.stringify(line.slice(0, 200))}`);
-  const body = m[2]!;
-  const uid = /(?:^|[ (])UID (\d+)/.exec(body);
-  assert.ok(uid, `UID in every UID FETCH response: ${JSON.stringify(line.slice(0, 200))}`);
-  const flags = /FLAGS \(([^)]*)\)/.exec(body);
-  const info: FetchInfo = { seq: Number(m[1]), uid: Number(uid[1]), flags: flags ? flags[1]! : '' };
-  const size = /RFC822\.SIZE (\d+)/.exec(body);
-  if (size) info.size = Number(size[1]);
-  const hdr = /(BODY\[[^\]]*\]) \{(\d+)\}\r\n/.exec(body);
-  if (hdr) {
-    info.label = hdr[1];
-    const start = hdr.index + hdr[0].length;
-    info.header = body.slice(start, start + Number(hdr[2]));
-  }
-  return info;
 }
 
 describe('Thunderbird-style sync of a 10,000-message folder', () => {

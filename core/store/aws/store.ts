@@ -73,6 +73,7 @@ import {
 } from '../local/validate.js';
 import { S3BlobStore } from './blobs.js';
 import { awsErrorName, mapAwsError } from './errors.js';
+import { attachUsageContext } from './metering.js';
 import { tableNames, type PhysicalNames } from './tables.js';
 
 export interface AwsStoreOptions {
@@ -361,6 +362,8 @@ export class AwsStore implements Store {
       s3cfg.responseChecksumValidation = 'WHEN_REQUIRED';
     }
     this.s3 = opts.s3 ?? new S3Client(s3cfg);
+    // Request accounting: every request counts into the caller's usage context (usage.ts).
+    attachUsageContext({ dynamodb: this.ddb, s3: this.s3 });
     this.doc = DynamoDBDocumentClient.from(this.ddb, { marshallOptions: { removeUndefinedValues: true } });
     this.blobs = new S3BlobStore(this.s3, { bucket: this.bucket, conditionalPut: opts.conditionalPut ?? true });
     this.now = opts.now ?? Date.now;
