@@ -6,6 +6,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { SocketConnection } from '../../protocol-tasks/net/connection.js';
 import { LineClient } from '../helpers/line-client.js';
 import { PASSWORD, USER, startTestServer, type TestServer } from '../helpers/server.js';
 import { httpTransport, type Transport } from './transports.js';
@@ -217,6 +218,43 @@ describe('admin API changes take effect on the running server', () => {
     const i2 = await imapTls(server);
     assert.match((await imap(i2.c, `ID ("name" "${'a'.repeat(1800)}")`)).tagged, /^OK/);
     i2.c.close();
+  });
+
+  it('timeouts: new connections get the new pre-login timeout, new logins the new idle timeout', async () => {
+    const calls: Array<{ port: number; kind: 'idle' | 'deadline'; ms: number }> = [];
+    const proto = SocketConnection.prototype;
+    const { setIdleTimeout, setDeadline } = proto;
+    proto.setIdleTimeout = function (this: SocketConnection, ms: number) {
+      calls.push({ port: this.remotePort, kind: 'idle', ms });
+      return setIdleTimeout.call(this, ms);
+    };
+    proto.setDeadline = function (this: SocketConnection, ms: number) {
+      calls.push({ port: this.remotePort, kind: 'deadline', ms });
+      return setDeadline.call(this, ms);
+    };
+    try {
+      await patch('/v1/protocols/imap4', { preAuthenticatedConnectionTimeout: 45, authenticatedConnectionTimeout: 2400 });
+      await patch('/v1/protocols/pop3', { preAuthenticatedConnectionTimeout: 35, authenticatedConnectionTimeout: 700 });
+      const i = await imapLoggedIn(server);
+      const ip = i.socket.localPort!;
+      const p = await pop3Tls(server);
+      assert.match(await p.c.cmd(`USER ${USER}`), /^\+OK/);
+      assert.match(await p.c.cmd(`PASS ${PASSWORD}`), /^\+OK/);
+      const pp = p.c.socket.localPort!;
+      const of = (port: number, kind: 'idle' | 'deadline') => calls.filter((c) => c.port === port && c.kind === kind).map((c) => c.ms);
+      assert.deepEqual(of(ip, 'idle').slice(0, 1), [45_000]);
+      assert.ok(of(ip, 'deadline').includes(45_000));
+      assert.equal(of(ip, 'idle').at(-1), 2_400_000, 'after login');
+      assert.deepEqual(of(pp, 'idle').slice(0, 1), [35_000]);
+      assert.equal(of(pp, 'idle').at(-1), 700_000, 'after login');
+      i.close();
+      p.c.close();
+    } finally {
+      proto.setIdleTimeout = setIdleTimeout;
+      proto.setDeadline = setDeadline;
+      await patch('/v1/protocols/imap4', { preAuthenticatedConnectionTimeout: 60, authenticatedConnectionTimeout: 1800 });
+      await patch('/v1/protocols/pop3', { preAuthenticatedConnectionTimeout: 60, authenticatedConnectionTimeout: 1800 });
+    }
   });
 
   it('protocolLogEnabled: one JSON line per command with Exchange fields; never a password', async () => {
