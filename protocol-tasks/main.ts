@@ -1,5 +1,6 @@
 // `npm start`: the mail access server on the embedded store, with a demo mailbox.
 import { resolve } from 'node:path';
+import { startupBanner } from './banner.js';
 import { configFromEnv } from './config.js';
 import { startServer } from './server.js';
 
@@ -13,40 +14,17 @@ async function main(): Promise<void> {
   }
   const server = await startServer(config);
   const host = config.bindHost;
-  const lines = [
-    '',
-    'Mail access server running (embedded store in ' + resolve(config.dataDir) + ')',
-    '',
-    `  POP3   ${host}:${server.ports.pop3}   (plain, STLS required before login)`,
-    `  POP3S  ${host}:${server.ports.pop3s}   (implicit TLS)`,
-  ];
-  if (server.ports.imap) {
-    lines.push(`  IMAP   ${host}:${server.ports.imap}   (plain, STARTTLS required before login)`);
-    lines.push(`  IMAPS  ${host}:${server.ports.imaps}   (implicit TLS)`);
-  }
-  if (server.demo) {
-    lines.push('', `  Mailbox:  ${server.demo.address}`, `  Password: ${server.demo.password}`);
-  }
-  lines.push(
-    '',
-    `  TLS certificate: ${server.certificate.generated ? 'self-signed (generated in DATA_DIR/tls); accept it in your client' : 'from TLS_CERT_FILE'}`,
-    `  SHA-256 fingerprint: ${server.certificate.fingerprint256}`,
-    '',
-    '  Try it:',
-    `    python3 -c "import poplib,ssl; p=poplib.POP3_SSL('${host}',${server.ports.pop3s},context=ssl._create_unverified_context()); p.user('${server.demo?.address ?? '<address>'}'); p.pass_('${server.demo?.password ?? '<password>'}'); print(p.stat())"`,
-    `    python3 -c "import imaplib,ssl; m=imaplib.IMAP4_SSL('${host}',${server.ports.imaps},ssl_context=ssl._create_unverified_context()); m.login('${server.demo?.address ?? '<address>'}','${server.demo?.password ?? '<password>'}'); print(m.select('INBOX'))"`,
-    '  Or point Thunderbird at it: IMAP server ' + host + ', port ' + server.ports.imaps + ', SSL/TLS, normal password.',
-    '',
-    ...(server.admin
-      ? [
-          `  Admin API: ${server.admin.url}/v1/openapi.json   (Authorization: Bearer <token>)`,
-          server.admin.tokenSource === 'env' ? '  Admin token: the value of ADMIN_TOKEN' : `  Admin token: ${server.admin.token}   (kept in DATA_DIR/admin-token.txt; mailctl reads it there)`,
-          '',
-        ]
-      : []),
-    '  Manage mailboxes: npx mailctl --help      Stop: Ctrl-C',
-    '',
-  );
+  const lines = startupBanner({
+    title: 'Mail access server running (embedded store in ' + resolve(config.dataDir) + ')',
+    host,
+    ports: server.ports,
+    demo: server.demo,
+    certificate: {
+      fingerprint256: server.certificate.fingerprint256,
+      note: server.certificate.generated ? 'self-signed (generated in DATA_DIR/tls); accept it in your client' : 'from TLS_CERT_FILE',
+    },
+    admin: server.admin,
+  });
   console.log(lines.join('\n'));
 
   let stopping = false;

