@@ -36,7 +36,9 @@ export async function resolveConnectionSettings(ctx: AdminContext, p: ProtocolNa
   let internal = settings.internalConnectionSettings;
   const isDefault = JSON.stringify(internal) === JSON.stringify(defaultProtocolSettings(p).internalConnectionSettings);
   if (isDefault) internal = ctx.listenerConnectionSettings?.(p) ?? internal;
-  return { internal, external: settings.externalConnectionSettings, enabled: settings.enabled, loginType: settings.loginType };
+  let external = settings.externalConnectionSettings;
+  if (external.length === 0) external = ctx.externalConnectionDefaults?.(p) ?? external;
+  return { internal, external, enabled: settings.enabled, loginType: settings.loginType };
 }
 
 const protocolConnectionSchema = z

@@ -35,6 +35,11 @@ export interface AdminContext {
    * stored settings as they are.
    */
   listenerConnectionSettings?(protocol: ProtocolName): string[] | null;
+  /**
+   * External connection settings to report while none are stored (the deployment's public
+   * hostnames, from the CDK context). Absent: report the stored ones (empty by default).
+   */
+  externalConnectionDefaults?(protocol: ProtocolName): string[];
   /** Awaited after a settings change, so it has taken effect before the reply (local server). */
   settingsChanged?(protocol: ProtocolName): Promise<void>;
 }

@@ -249,7 +249,7 @@ export async function mailboxFolders(store: Store, address: string): Promise<Arr
 }
 
 /** Delivers a raw RFC 5322 message to the mailbox's Inbox. */
-export async function deliverToInbox(store: Store, address: string, raw: Buffer, opts: { flags?: string[]; internalDate?: Date } = {}): Promise<AppendResult> {
+export async function deliverToInbox(store: Store, address: string, raw: Buffer, opts: { flags?: string[]; internalDate?: Date; appendId?: string } = {}): Promise<AppendResult> {
   const acc = await getMailbox(store, address);
   if (raw.length === 0) throw new AdminError('invalid', 'the message is empty', 'message');
   const inbox = await ensureDefaultFolders(store, acc.id);

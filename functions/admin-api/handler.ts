@@ -140,6 +140,14 @@ export function frontEndsFromEnv(env: NodeJS.ProcessEnv, ctx: () => AdminContext
   };
 }
 
+/** `host:port:SSL,host:port:TLS` from the stack's context; entries of the wrong shape are dropped. */
+export function connectionListFromEnv(v: string | undefined): string[] {
+  return (v ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => /^[A-Za-z0-9.-]+:\d{1,5}:(SSL|TLS|)$/.test(x));
+}
+
 async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<HandlerDeps> {
   const base = await openStore(storeSelectionFromEnv(env));
   const log = (msg: string, extra: Record<string, unknown>) => console.error(JSON.stringify({ level: 'error', msg, ...extra }));
@@ -151,7 +159,12 @@ async function depsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Handle
     store = withNotifications(base, bus);
     flush = () => bus.flush();
   }
-  const context: AdminContext = { store, site: env.SITE_NAME || 'aws', frontEnds: (p) => frontEnds(p) };
+  const context: AdminContext = {
+    store,
+    site: env.SITE_NAME || 'aws',
+    frontEnds: (p) => frontEnds(p),
+    externalConnectionDefaults: (p) => connectionListFromEnv(env[p === 'pop3' ? 'EXTERNAL_CONNECTION_SETTINGS_POP3' : 'EXTERNAL_CONNECTION_SETTINGS_IMAP4']),
+  };
   const frontEnds = frontEndsFromEnv(env, () => context);
   return { context, flush, log };
 }
