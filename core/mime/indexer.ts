@@ -36,36 +36,82 @@ const LF_CRLF = Buffer.from('\n\r\n', 'latin1');
 const LF_LF = Buffer.from('\n\n', 'latin1');
 
 /**
+ * The octets the indexer reads, by position: a Buffer (BufferSource), or a file read in
+ * windows (file-source.ts) for messages too big to hold in memory. Every method works on
+ * absolute offsets; results are the same whatever the source.
+ */
+export interface ByteSource {
+  readonly length: number;
+  /** The octet at i (0 <= i < length). */
+  byte(i: number): number;
+  /** First index >= from where `needle` occurs entirely before `end`, or -1. */
+  indexOf(needle: Buffer, from: number, end: number): number;
+  /** Octets [start, end) as a binary (latin1) string. */
+  latin1(start: number, end: number): string;
+  /** Number of LF octets in [start, end). */
+  countLf(start: number, end: number): number;
+}
+
+export class BufferSource implements ByteSource {
+  constructor(private readonly buf: Buffer) {}
+
+  get length(): number {
+    return this.buf.length;
+  }
+
+  byte(i: number): number {
+    return this.buf[i]!;
+  }
+
+  indexOf(needle: Buffer, from: number, end: number): number {
+    if (from > end) return -1;
+    const i = (end === this.buf.length ? this.buf : this.buf.subarray(0, end)).indexOf(needle, from);
+    return i;
+  }
+
+  latin1(start: number, end: number): string {
+    return this.buf.toString('latin1', start, end);
+  }
+
+  countLf(start: number, end: number): number {
+    if (end <= start) return 0;
+    const view = this.buf.subarray(start, end);
+    let n = 0;
+    let i = view.indexOf(10);
+    while (i >= 0) {
+      n++;
+      i = view.indexOf(10, i + 1);
+    }
+    return n;
+  }
+}
+
+/**
  * Where the body of the entity starting at `start` begins: just after the blank line that
  * ends its header, or `end` when there is no blank line (then all of it is header).
  */
 export function findHeaderEnd(buf: Buffer, start: number, end: number): number {
+  return headerEnd(new BufferSource(buf), start, end);
+}
+
+function headerEnd(src: ByteSource, start: number, end: number): number {
   if (start >= end) return end;
-  const c0 = buf[start];
+  const c0 = src.byte(start);
   if (c0 === 10) return start + 1;
-  if (c0 === 13 && start + 1 < end && buf[start + 1] === 10) return start + 2;
-  const view = buf.subarray(start, end);
-  const a = view.indexOf(LF_CRLF);
+  if (c0 === 13 && start + 1 < end && src.byte(start + 1) === 10) return start + 2;
+  const a = src.indexOf(LF_CRLF, start, end);
   if (a >= 0) {
     // A bare "\n\n" can only win if it starts before the "\n\r\n" found.
-    const b = view.subarray(0, a + 1).indexOf(LF_LF);
-    return b >= 0 ? start + b + 2 : start + a + 3;
+    const b = src.indexOf(LF_LF, start, a + 1);
+    return b >= 0 ? b + 2 : a + 3;
   }
-  const b = view.indexOf(LF_LF);
-  return b >= 0 ? start + b + 2 : end;
+  const b = src.indexOf(LF_LF, start, end);
+  return b >= 0 ? b + 2 : end;
 }
 
 /** Number of LF octets in [start, end): the RFC 3501 line count (as Dovecot counts it). */
 export function countLines(buf: Buffer, start: number, end: number): number {
-  if (end <= start) return 0;
-  const view = buf.subarray(start, end);
-  let n = 0;
-  let i = view.indexOf(10);
-  while (i >= 0) {
-    n++;
-    i = view.indexOf(10, i + 1);
-  }
-  return n;
+  return new BufferSource(buf).countLf(start, end);
 }
 
 // Header fields the indexer reads, by lower-cased name.
@@ -143,20 +189,20 @@ class Indexer {
   private readonly stack: Task[] = [];
 
   constructor(
-    private readonly buf: Buffer,
+    private readonly src: ByteSource,
     private readonly limits: MimeLimits,
   ) {}
 
   run(): MessageIndex {
-    const buf = this.buf;
-    const root = newPart(0, buf.length);
+    const src = this.src;
+    const root = newPart(0, src.length);
     this.parts = 1;
     const top: Holder = { envelope: emptyEnvelope(), root };
     this.stack.push({ part: root, depth: 0, holder: top, digest: false });
     while (this.stack.length > 0) this.process(this.stack.pop()!);
     const headerSize = root.bodyStart;
     return {
-      size: buf.length,
+      size: src.length,
       headerSize,
       header: headerSize <= MAX_STORED_HEADER ? this.topHeader : null,
       envelope: top.envelope,
@@ -210,13 +256,13 @@ class Indexer {
   }
 
   private process(t: Task): void {
-    const { buf, limits } = this;
+    const { src, limits } = this;
     const p = t.part;
     const end = p.bodyEnd;
-    const bs = findHeaderEnd(buf, p.headerStart, end);
+    const bs = headerEnd(src, p.headerStart, end);
     p.bodyStart = bs;
     p.size = end - bs;
-    const block = bs > p.headerStart ? buf.toString('latin1', p.headerStart, bs) : '';
+    const block = bs > p.headerStart ? src.latin1(p.headerStart, bs) : '';
     if (p.headerStart === 0 && t.depth === 0) this.topHeader = block;
     const f = this.fields(block, t.holder !== null);
     if (t.holder) t.holder.envelope = this.envelope(f);
@@ -268,7 +314,7 @@ class Indexer {
         this.stack.push({ part: root, depth: t.depth + 1, holder, digest: false });
       }
     }
-    if (p.type === 'text' || p.message !== undefined) p.lines = countLines(buf, bs, end);
+    if (p.type === 'text' || p.message !== undefined) p.lines = src.countLf(bs, end);
   }
 
   private multipart(t: Task): void {
@@ -299,32 +345,35 @@ class Indexer {
 
   /** Splits a multipart body at its delimiter lines; returns the (unprocessed) children. */
   private split(p: MimePart, boundary: string): MimePart[] {
+    // Offsets below are relative to the multipart body [base, base + vlen).
+    const src = this.src;
     const base = p.bodyStart;
-    const view = this.buf.subarray(base, p.bodyEnd);
-    const vlen = view.length;
+    const vlen = p.bodyEnd - base;
+    const at = (i: number): number => src.byte(base + i);
     const needle = Buffer.from('--' + boundary, 'latin1');
     const kids: MimePart[] = [];
-    let partStart = -1; // start of the open part (view offset); -1 in the preamble
+    let partStart = -1; // start of the open part (relative offset); -1 in the preamble
     let from = 0;
     for (;;) {
-      const m = from <= vlen ? view.indexOf(needle, from) : -1;
+      const found = from <= vlen ? src.indexOf(needle, base + from, base + vlen) : -1;
+      const m = found < 0 ? -1 : found - base;
       if (m < 0) break;
       from = m + 1;
-      if (m > 0 && view[m - 1] !== 10) continue; // not at the start of a line
+      if (m > 0 && at(m - 1) !== 10) continue; // not at the start of a line
       let q = m + needle.length;
       let close = false;
-      if (q + 1 < vlen && view[q] === 45 && view[q + 1] === 45) {
+      if (q + 1 < vlen && at(q) === 45 && at(q + 1) === 45) {
         close = true;
         q += 2;
       }
-      while (q < vlen && (view[q] === 32 || view[q] === 9)) q++;
+      while (q < vlen && (at(q) === 32 || at(q) === 9)) q++;
       let lineEnd: number;
       if (q >= vlen) lineEnd = vlen;
-      else if (view[q] === 10) lineEnd = q + 1;
-      else if (view[q] === 13 && (q + 1 === vlen || view[q + 1] === 10)) lineEnd = Math.min(q + 2, vlen);
+      else if (at(q) === 10) lineEnd = q + 1;
+      else if (at(q) === 13 && (q + 1 === vlen || at(q + 1) === 10)) lineEnd = Math.min(q + 2, vlen);
       else continue; // "--boundaryX...": another boundary or text, not ours
       if (partStart >= 0) {
-        let delim = m === 0 ? 0 : m >= 2 && view[m - 2] === 13 ? m - 2 : m - 1;
+        let delim = m === 0 ? 0 : m >= 2 && at(m - 2) === 13 ? m - 2 : m - 1;
         if (delim < partStart) delim = partStart;
         if (!this.addKid(kids, base + partStart, base + delim)) return kids;
       }
@@ -352,28 +401,35 @@ class Indexer {
  * Indexes a raw message, throwing on an internal error. Exposed for tests, which use it to
  * prove that no input reaches the fallback of indexMessage.
  */
-export function indexMessageStrict(raw: Buffer, limits: MimeLimits = DEFAULT_MIME_LIMITS): MessageIndex {
-  return new Indexer(raw, sanitize(limits)).run();
+export function indexMessageStrict(raw: Buffer | ByteSource, limits: MimeLimits = DEFAULT_MIME_LIMITS): MessageIndex {
+  return new Indexer(Buffer.isBuffer(raw) ? new BufferSource(raw) : raw, sanitize(limits)).run();
 }
 
 /**
  * Indexes a raw message (any bytes; CRLF or bare LF line ends; offsets into the bytes as
- * given). Never throws: should the parser fail on some input it was not designed for, the
+ * given), from memory or from any ByteSource (a file: file-source.ts). Never throws on the
+ * message's content: should the parser fail on some input it was not designed for, the
  * message is indexed as one opaque text/plain part with `truncated` set, so delivery goes on.
  */
-export function indexMessage(raw: Buffer, limits: MimeLimits = DEFAULT_MIME_LIMITS): MessageIndex {
+export function indexMessage(raw: Buffer | ByteSource, limits: MimeLimits = DEFAULT_MIME_LIMITS): MessageIndex {
+  const src = Buffer.isBuffer(raw) ? new BufferSource(raw) : raw;
   try {
-    return indexMessageStrict(raw, limits);
-  } catch {
-    const root = newPart(0, raw.length);
+    return indexMessageStrict(src, limits);
+  } catch (e) {
+    if (!Buffer.isBuffer(raw) && isIoError(e)) throw e; // a read error of the source is not the message's fault
+    const root = newPart(0, src.length);
     root.bodyStart = 0;
-    root.size = raw.length;
+    root.size = src.length;
     root.params = [['charset', 'us-ascii']];
     try {
-      root.lines = countLines(raw, 0, raw.length);
+      root.lines = src.countLf(0, src.length);
     } catch {
       root.lines = 0;
     }
-    return { size: raw.length, headerSize: 0, header: '', envelope: emptyEnvelope(), root, truncated: true };
+    return { size: src.length, headerSize: 0, header: '', envelope: emptyEnvelope(), root, truncated: true };
   }
+}
+
+function isIoError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && (e as { syscall?: unknown }).syscall !== undefined;
 }

@@ -32,6 +32,7 @@ import {
 import type { RawCommand } from './codec/tokens.js';
 import { COMMANDS } from './commands/index.js';
 import { appendBudget } from './literal-budget.js';
+import { appendSinkFor, type AppendSink } from './literal-stream.js';
 import type { MailboxView } from './mailbox-view.js';
 
 export type ImapState = 'not-authenticated' | 'authenticated' | 'selected' | 'logout';
@@ -138,6 +139,9 @@ export class ImapSession {
   private written = 0;
   /** Name of the command running (for request accounting). */
   private commandName = '';
+  /** Streamed APPEND literals not yet released, and whether one paused the input. */
+  private sinks = new Set<AppendSink>();
+  private sinkPaused = false;
   ending = false;
   /** When set, the connection ends with this BYE right after the current tagged reply. */
   closeAfterReply: string | null = null;
@@ -168,6 +172,21 @@ export class ImapSession {
           if (this.state !== 'not-authenticated') this.conn.setDeadline(LITERAL_DEADLINE_BASE_MS + Math.ceil(this.literalBytes / 16));
         }
         return null;
+      },
+      // Big APPEND literals stream to storage as they arrive (literal-stream.ts).
+      literalSink: (info) => {
+        const sink = appendSinkFor(info, this.store, this.account?.id ?? null, {
+          pause: () => {
+            this.sinkPaused = true;
+            this.conn.pause();
+          },
+          resume: () => {
+            this.sinkPaused = false;
+            if (!this.ending) this.conn.resume();
+          },
+        });
+        if (sink) this.sinks.add(sink);
+        return sink;
       },
     });
     this.plog = new SessionLog(conn, services.protocolLog, () => this.settings.protocolLogEnabled);
@@ -292,7 +311,7 @@ export class ImapSession {
     } finally {
       this.pumping = false;
     }
-    if (this.receiver.pendingBytes <= MAX_PENDING_INPUT) this.conn.resume();
+    if (this.receiver.pendingBytes <= MAX_PENDING_INPUT && !this.sinkPaused) this.conn.resume();
   }
 
   private handleEvent(ev: ReceiverEvent): void {
@@ -324,6 +343,7 @@ export class ImapSession {
         this.commandName = ev.command.name;
         void withUsage(usage, () => this.runCommand(ev.command)).finally(() => {
           reportCommandUsage({ protocol: 'imap4', session: this.conn.id, command: this.commandName, usage }, this.services.log);
+          this.releaseSinks();
           this.releaseLiterals();
           this.busy = false;
           this.pump();
@@ -479,8 +499,16 @@ export class ImapSession {
     if (this.state !== 'not-authenticated' && !this.ending) this.conn.setDeadline(0);
   }
 
+  /** Streamed messages the command did not claim are let go (their blobs deleted). */
+  private releaseSinks(): void {
+    for (const k of this.sinks) void k.stage.release();
+    this.sinks.clear();
+  }
+
   private cleanup(): void {
     this.ending = true;
+    this.receiver.dispose(); // a literal still streaming in is abandoned
+    if (!this.busy) this.releaseSinks();
     this.releaseLiterals();
     const w = this.lineWaiter;
     this.lineWaiter = null;
@@ -518,7 +546,7 @@ function logParams(cmd: Command): string {
     case 'UNSUBSCRIBE':
       return cmd.mailbox;
     case 'APPEND':
-      return `${cmd.mailbox} ${cmd.messages.map((m) => m.data.length).join(',')}`;
+      return `${cmd.mailbox} ${cmd.messages.map((m) => m.size).join(',')}`;
     case 'RENAME':
       return `${cmd.from} ${cmd.to}`;
     case 'COPY':

@@ -10,15 +10,25 @@
 // the response body through without holding it. list() walks the prefix page by page with
 // StartAfter (not continuation tokens) and is for the orphan sweep only, never a protocol path.
 //
-// Streamed puts are gathered into one buffer, bounded by maxBlobSize, then sent as one PUT
-// (multipart upload while the literal streams in is a later step of issue 4).
+// Streamed puts (a large APPEND arriving from a client) are sent as they arrive: up to one
+// part (multipartPartSize, default 8 MiB) is gathered; a stream that ends within it becomes
+// one PUT, a longer one becomes a multipart upload whose parts go out while later octets are
+// still arriving (one part in flight while the next fills, so memory stays at two parts
+// whatever the message size). Completion is conditional (If-None-Match: *) like a PUT; a
+// failed or abandoned upload is aborted, and the bucket's lifecycle rule aborts any that a
+// crash left behind (tables.ts BUCKET.abortIncompleteMultipartDays).
 
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
@@ -35,7 +45,12 @@ export interface S3BlobStoreOptions {
   conditionalPut?: boolean;
   /** Largest blob put() accepts, in octets. Default 80 MiB. */
   maxBlobSize?: number;
+  /** Part size of multipart uploads of streamed puts (S3's minimum is 5 MiB). Default 8 MiB. */
+  multipartPartSize?: number;
 }
+
+/** S3's smallest part (all but the last). */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
 function checkRange(range: ByteRange | undefined): void {
   if (range === undefined) return;
@@ -55,6 +70,7 @@ export class S3BlobStore implements BlobStore {
   readonly prefix: string;
   private readonly conditionalPut: boolean;
   private readonly maxBlobSize: number;
+  readonly partSize: number;
 
   constructor(
     private readonly s3: S3Client,
@@ -64,6 +80,7 @@ export class S3BlobStore implements BlobStore {
     this.prefix = opts.prefix ?? BUCKET.blobPrefix;
     this.conditionalPut = opts.conditionalPut ?? true;
     this.maxBlobSize = opts.maxBlobSize ?? 80 * 1024 * 1024;
+    this.partSize = Math.max(MIN_PART_SIZE, opts.multipartPartSize ?? 8 * 1024 * 1024);
   }
 
   objectKey(key: string): string {
@@ -72,20 +89,8 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, data: Buffer | AsyncIterable<Buffer>): Promise<{ size: number }> {
     const Key = this.objectKey(key);
-    let body: Buffer;
-    if (data instanceof Uint8Array) {
-      body = Buffer.isBuffer(data) ? data : Buffer.from(data);
-    } else {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of data) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        size += buf.length;
-        if (size > this.maxBlobSize) throw new StoreError(`blob over ${this.maxBlobSize} octets`, 'LIMIT');
-        chunks.push(buf);
-      }
-      body = Buffer.concat(chunks, size);
-    }
+    if (!(data instanceof Uint8Array)) return this.putStream(key, data);
+    const body = Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (body.length > this.maxBlobSize) throw new StoreError(`blob over ${this.maxBlobSize} octets`, 'LIMIT');
     try {
       if (!this.conditionalPut && (await this.head(key)) !== null) throw new StoreError(`blob exists: ${key}`, 'ALREADY_EXISTS');
@@ -104,6 +109,73 @@ export class S3BlobStore implements BlobStore {
       throw mapAwsError(e, 'blob put');
     }
     return { size: body.length };
+  }
+
+  /** A streamed put: one PUT if it ends within one part, else a multipart upload as it arrives. */
+  private async putStream(key: string, data: AsyncIterable<Buffer>): Promise<{ size: number }> {
+    const Key = this.objectKey(key);
+    const partSize = this.partSize;
+    let part = Buffer.allocUnsafe(partSize);
+    let fill = 0;
+    let size = 0;
+    let uploadId: string | undefined;
+    const parts: CompletedPart[] = [];
+    let inFlight: Promise<void> | null = null;
+    const sendPart = (body: Buffer): Promise<void> => {
+      const PartNumber = parts.length + 1;
+      const entry: CompletedPart = { PartNumber };
+      parts.push(entry);
+      return this.s3
+        .send(new UploadPartCommand({ Bucket: this.bucket, Key, UploadId: uploadId, PartNumber, Body: body, ContentLength: body.length }))
+        .then((r) => {
+          entry.ETag = r.ETag;
+        });
+    };
+    try {
+      for await (const chunk of data) {
+        let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        size += buf.length;
+        if (size > this.maxBlobSize) throw new StoreError(`blob over ${this.maxBlobSize} octets`, 'LIMIT');
+        while (buf.length > 0) {
+          const n = Math.min(buf.length, partSize - fill);
+          buf.copy(part, fill, 0, n);
+          fill += n;
+          buf = buf.subarray(n);
+          if (fill < partSize) break;
+          // A full part: start the upload if this is the first, then send it while the next fills.
+          if (uploadId === undefined) {
+            if (!this.conditionalPut && (await this.head(key)) !== null) throw new StoreError(`blob exists: ${key}`, 'ALREADY_EXISTS');
+            const r = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: 'application/octet-stream' }));
+            uploadId = r.UploadId;
+          }
+          if (inFlight) await inFlight;
+          inFlight = sendPart(part);
+          inFlight.catch(() => undefined); // awaited below; an early failure must not go unhandled
+          part = Buffer.allocUnsafe(partSize);
+          fill = 0;
+        }
+      }
+      if (uploadId === undefined) return await this.put(key, part.subarray(0, fill));
+      if (inFlight) await inFlight;
+      if (fill > 0) await sendPart(part.subarray(0, fill));
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(this.conditionalPut ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+      return { size };
+    } catch (e) {
+      if (uploadId !== undefined) {
+        if (inFlight) await inFlight.catch(() => undefined);
+        await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId })).catch(() => undefined);
+      }
+      if (awsErrorName(e) === 'PreconditionFailed' || httpStatus(e) === 412) throw new StoreError(`blob exists: ${key}`, 'ALREADY_EXISTS');
+      throw mapAwsError(e, 'blob put');
+    }
   }
 
   /** The blob's size, or null when it does not exist. */

@@ -24,6 +24,12 @@
 //  - A literal's size is checked before any octet of it is stored, and its body is kept as
 //    the octets arrive, so memory follows what was received, never what was claimed.
 //    Sizes that are not 1..10 digits or exceed 2^32-1 are BAD.
+//  - Streaming literals: the `literalSink` hook may take an admitted literal. Its octets then
+//    go to the sink as they arrive (write, then end) instead of being kept, and its string
+//    token carries the sink with an empty value. A sink whose command is not delivered as a
+//    'command' event (a later syntax error, a refused literal after it, reset, dispose) is
+//    aborted. The sink is a callback: the receiver does no I/O and never waits for it (flow
+//    control is the caller's: pause the input while the sink is behind).
 //  - A refused synchronizing literal ({n}): the error is reported at once (NO [TOOBIG] or
 //    BAD), no "+" is sent, and the command ends there; the client does not send the body.
 //  - A refused non-synchronizing literal ({n+}): the error is reported at once, then its n
@@ -69,6 +75,22 @@ export interface ReceiverOptions {
    * APPEND in the wrong state), or nothing to accept it.
    */
   admitLiteral?: (info: LiteralInfo) => LiteralRefusal | null | undefined | void;
+  /**
+   * Called for every admitted literal before its first octet: return a sink to receive its
+   * octets as they arrive (the receiver then keeps none of them), or nothing to have the
+   * receiver keep the literal as usual.
+   */
+  literalSink?: (info: LiteralInfo) => LiteralSink | null | undefined | void;
+}
+
+/** Receives a streamed literal (see ReceiverOptions.literalSink). */
+export interface LiteralSink {
+  /** The next octets of the literal: a view of pushed input (the receiver never reuses it). */
+  write(chunk: Buffer): void;
+  /** The last octet arrived. */
+  end(): void;
+  /** The literal or its command was abandoned; no further call follows. */
+  abort(): void;
 }
 
 export interface LiteralInfo {
@@ -141,6 +163,8 @@ const CR = 9;
 const DISCARD = 10;
 const SKIP = 11;
 
+const EMPTY = Buffer.alloc(0);
+
 const SECTION_PREFIXES = new Set(['BODY', 'BODY.PEEK', 'BINARY', 'BINARY.PEEK', 'BINARY.SIZE']);
 
 interface Frame {
@@ -183,6 +207,7 @@ export class Receiver {
   readonly maxSkipSize: number;
   readonly maxLineSize: number;
   private readonly admit: ReceiverOptions['admitLiteral'];
+  private readonly sinkFor: ReceiverOptions['literalSink'];
 
   // Input queue.
   private queue: Buffer[] = [];
@@ -211,6 +236,10 @@ export class Receiver {
   private litSize = 0;
   private litSync = true;
   private litParts: Buffer[] = [];
+  /** The sink of the literal being received, when it streams. */
+  private litSink: LiteralSink | null = null;
+  /** Sinks of the command in progress (handed over with it, or aborted). */
+  private sinks: LiteralSink[] = [];
   private litRemaining = 0;
   private litNul = false;
   private skipRemaining = 0;
@@ -229,6 +258,7 @@ export class Receiver {
     this.maxSkipSize = opts.maxSkipSize ?? Math.max(2 * this.maxLiteralSize, 1024 * 1024);
     this.maxLineSize = opts.maxLineSize ?? this.maxCommandSize;
     this.admit = opts.admitLiteral;
+    this.sinkFor = opts.literalSink;
   }
 
   /** Queues received bytes. Ignored once a fatal error stopped the receiver. */
@@ -245,11 +275,15 @@ export class Receiver {
 
   /**
    * Octets held for the command in progress: command text so far (bounded by
-   * maxCommandSize) plus received literal octets (bounded by the literal limits).
+   * maxCommandSize) plus received literal octets (bounded by the literal limits), streamed
+   * literals excepted.
    */
   get bufferedBytes(): number {
-    return this.textBytes + this.literalBytes + this.lineLen;
+    return this.textBytes + this.literalBytes - this.streamedBytes + this.lineLen;
   }
+
+  /** Literal octets of the command in progress that went to sinks. */
+  private streamedBytes = 0;
 
   /** True once a fatal error stopped the receiver. */
   get isClosed(): boolean {
@@ -282,6 +316,15 @@ export class Receiver {
     this.lineParts = [];
     this.lineLen = 0;
     this.lineCR = false;
+  }
+
+  /** Ends the receiver for good (the connection closed): open sinks are aborted. */
+  dispose(): void {
+    this.resetCommand();
+    this.queue = [];
+    this.qpos = 0;
+    this.queued = 0;
+    this.closed = true;
   }
 
   /** Drops every buffered byte and all parse state (after STARTTLS). */
@@ -324,6 +367,7 @@ export class Receiver {
   // ---------------------------------------------------------------------------------------
 
   private resetCommand(): void {
+    this.abortSinks();
     this.state = BETWEEN;
     this.stack = [{ items: [], section: null }];
     this.tag = null;
@@ -342,9 +386,18 @@ export class Receiver {
     this.litRemaining = 0;
     this.litNul = false;
     this.skipRemaining = 0;
+    this.streamedBytes = 0;
     this.tail = '';
     this.err = null;
     this.errEmitted = false;
+  }
+
+  /** Aborts the sinks of the command in progress (it will not be delivered). */
+  private abortSinks(): void {
+    const list = this.litSink && !this.sinks.includes(this.litSink) ? [...this.sinks, this.litSink] : this.sinks;
+    this.sinks = [];
+    this.litSink = null;
+    for (const sink of list) sink.abort();
   }
 
   private commandName(): string | null {
@@ -375,6 +428,7 @@ export class Receiver {
   /** Records a syntax-level error and starts discarding the rest of the command. */
   private fail(reason: ReceiverErrorReason, message: string, code: string | null = null, status: 'BAD' | 'NO' = 'BAD'): void {
     if (!this.err) this.err = this.makeError(reason, message, status, code);
+    this.abortSinks();
     this.state = DISCARD;
     this.atom = '';
     this.atomSection = null;
@@ -503,6 +557,7 @@ export class Receiver {
         literalSize: this.literalBytes,
       },
     };
+    this.sinks = []; // handed over with the command's tokens
     this.resetCommand();
   }
 
@@ -572,6 +627,7 @@ export class Receiver {
       this.event = refusal;
       this.err = refusal;
       this.errEmitted = true;
+      this.abortSinks();
       this.state = n > 0 ? SKIP : DISCARD;
       this.skipRemaining = n;
       this.tail = '';
@@ -584,16 +640,18 @@ export class Receiver {
     this.litParts = [];
     this.litRemaining = n;
     this.litNul = false;
+    this.litSink = (n > 0 && this.sinkFor?.({ tag: this.tag, command, size: n, sync, binary, index })) || null;
     this.state = LIT_BODY;
     if (n === 0) this.finishLiteral();
   }
 
   private finishLiteral(): void {
-    const value = this.litParts.length === 1 ? this.litParts[0]! : Buffer.concat(this.litParts);
+    const sink = this.litSink;
+    const value = sink ? EMPTY : this.litParts.length === 1 ? this.litParts[0]! : Buffer.concat(this.litParts);
     this.litParts = [];
     this.state = BETWEEN;
     if (this.litNul) {
-      this.fail('syntax', 'NUL octet in a literal');
+      this.fail('syntax', 'NUL octet in a literal'); // aborts the sink
       this.tail = '';
       return;
     }
@@ -602,6 +660,13 @@ export class Receiver {
       value,
       form: this.lit8 ? 'literal8' : this.litSync ? 'literal' : 'literal+',
     };
+    if (sink) {
+      this.litSink = null;
+      this.sinks.push(sink);
+      sink.end();
+      tok.sink = sink;
+      tok.size = this.litSize;
+    }
     this.pushToken(tok);
   }
 
@@ -614,9 +679,16 @@ export class Receiver {
       const st = this.state;
       if (st === LIT_BODY) {
         const take = Math.min(this.litRemaining, len - i);
-        const part = Buffer.from(chunk.subarray(i, i + take));
-        if (!this.lit8 && !this.litNul && part.indexOf(0) >= 0) this.litNul = true;
-        this.litParts.push(part);
+        if (this.litSink) {
+          const part = chunk.subarray(i, i + take);
+          if (!this.lit8 && !this.litNul && part.indexOf(0) >= 0) this.litNul = true;
+          this.streamedBytes += take;
+          this.litSink.write(part);
+        } else {
+          const part = Buffer.from(chunk.subarray(i, i + take));
+          if (!this.lit8 && !this.litNul && part.indexOf(0) >= 0) this.litNul = true;
+          this.litParts.push(part);
+        }
         this.litRemaining -= take;
         this.literalBytes += take;
         i += take;

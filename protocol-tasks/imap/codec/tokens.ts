@@ -38,6 +38,19 @@ export interface StringToken {
   value: Buffer;
   /** quoted `"..."`, literal `{n}`, non-synchronizing literal `{n+}`, literal8 `~{n}` / `~{n+}`. */
   form: 'quoted' | 'literal' | 'literal+' | 'literal8';
+  /**
+   * A streamed literal (receiver.ts, ReceiverOptions.literalSink): its octets went to this
+   * sink as they arrived and `value` is empty; `size` is the literal's size.
+   */
+  sink?: LiteralSinkRef;
+  size?: number;
+}
+
+/** The receiver's LiteralSink, as tokens refer to it (kept structural: tokens are pure data). */
+export interface LiteralSinkRef {
+  write(chunk: Buffer): void;
+  end(): void;
+  abort(): void;
 }
 
 /** A parenthesized list. */

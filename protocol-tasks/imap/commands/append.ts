@@ -6,6 +6,10 @@
 // nothing as far as the store port allows: sizes are checked before anything is written,
 // and if a later message fails the ones already added are expunged again before the NO.
 //
+// Big messages (STREAM_APPEND_MIN and up) were streamed to storage while the literal arrived
+// (literal-stream.ts); their staged blob and index are claimed here and only the metadata
+// is written. A staged message this command does not claim is deleted by the session.
+//
 // Sizes: the receiver refuses a literal over MAX_MESSAGE_SIZE before reading it (NO [TOOBIG],
 // and a {n+} literal's octets are discarded); a message that grows past the limit when its
 // bare LFs become CRLF gets NO [TOOBIG] here. A missing folder gets NO [TRYCREATE]. When the
@@ -18,6 +22,7 @@ import type { AppendCommand } from '../codec/commands/types.js';
 import { raw } from '../codec/serialize.js';
 import { compressNumbersInOrder } from '../codec/sequence.js';
 import { findFolder } from '../folders.js';
+import { stageOf } from '../literal-stream.js';
 import { no, ok, type ImapCommandHandler } from '../session.js';
 import { storeFailure } from './store-failure.js';
 
@@ -29,12 +34,27 @@ export const append: ImapCommandHandler<AppendCommand> = {
     const folder = await findFolder(s, cmd.mailbox);
     if (!folder) return no('Mailbox does not exist.', 'TRYCREATE');
     for (const m of cmd.messages) {
-      if (m.data.length === 0) return no('An empty message cannot be stored.');
-      if (m.data.length > MAX_MESSAGE_SIZE) return no(`Message is over the limit of ${MAX_MESSAGE_SIZE} octets.`, 'TOOBIG');
+      if (m.size === 0) return no('An empty message cannot be stored.');
+      if (m.size > MAX_MESSAGE_SIZE) return no(`Message is over the limit of ${MAX_MESSAGE_SIZE} octets.`, 'TOOBIG');
     }
     const results: AppendResult[] = [];
     try {
       for (const m of cmd.messages) {
+        const stage = stageOf(m.sink);
+        if (stage) {
+          // Streamed as it arrived (literal-stream.ts): the blob is stored and indexed already.
+          const staged = await stage.claim();
+          results.push(
+            await s.store.appendMessage(accountId, folder.id, {
+              blobKey: staged.blobKey,
+              size: staged.size,
+              internalDate: (m.date ?? new Date()).getTime(),
+              flags: m.flags,
+              index: staged.index,
+            }),
+          );
+          continue;
+        }
         results.push(
           await deliverMessage(s.store, {
             accountId,

@@ -3,6 +3,7 @@
 
 import { ImapDateError, parseDateTime } from '../dates.js';
 import { Args, ParseError, flagsOf } from './reader.js';
+import type { LiteralSinkRef } from '../tokens.js';
 import type { AppendCommand, AppendMessage, ParseContext } from './types.js';
 
 /** Maximum number of messages in one MULTIAPPEND. */
@@ -30,6 +31,8 @@ export function parseAppend(args: Args, ctx: ParseContext): AppendCommand {
       }
     }
     let data: Buffer;
+    let sink: LiteralSinkRef | null = null;
+    let size: number;
     let binary = false;
     let utf8 = false;
     const kw = args.peekKeyword();
@@ -40,15 +43,19 @@ export function parseAppend(args: Args, ctx: ParseContext): AppendCommand {
       if (m.type !== 'string' || m.form !== 'literal8') throw new ParseError('APPEND: UTF8 needs a literal8 ~{n}');
       inner.end();
       data = m.value;
+      sink = m.sink ?? null;
+      size = m.sink ? m.size ?? 0 : m.value.length;
       binary = true;
       utf8 = true;
     } else {
       const m = args.next('message literal');
       if (m.type !== 'string' || m.form === 'quoted') throw new ParseError('APPEND: the message must be a literal');
       data = m.value;
+      sink = m.sink ?? null;
+      size = m.sink ? m.size ?? 0 : m.value.length;
       binary = m.form === 'literal8';
     }
-    messages.push({ flags, date, dateOffsetMinutes, data, binary, utf8 });
+    messages.push({ flags, date, dateOffsetMinutes, data, sink, size, binary, utf8 });
   } while (!args.done);
   return { name: 'APPEND', mailbox, messages };
 }

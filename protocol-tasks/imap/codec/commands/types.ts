@@ -4,6 +4,7 @@
 // enabled UTF8=ACCEPT), and "INBOX" in any case is normalized to "INBOX". The session
 // encodes them back with encodeMailboxName() for responses.
 
+import type { LiteralSinkRef } from '../tokens.js';
 import type { ImapDate } from '../dates.js';
 import type { SequenceSet } from '../sequence.js';
 
@@ -120,7 +121,12 @@ export interface AppendMessage {
   date: Date | null;
   /** Zone offset of the date as sent (minutes east of UTC), 0 when no date. */
   dateOffsetMinutes: number;
+  /** The message; empty when it was streamed to `sink` as it arrived. */
   data: Buffer;
+  /** The receiver's sink that took the message's octets (a streamed literal), else null. */
+  sink: LiteralSinkRef | null;
+  /** The literal's size in octets (data.length, or what went to the sink). */
+  size: number;
   /** Sent as literal8 (RFC 3516 BINARY / RFC 6855 UTF8 ~{n}). */
   binary: boolean;
   /** Sent with the UTF8 (...) wrapper of RFC 6855. */
