@@ -52,6 +52,10 @@ export interface Folder {
   /** Highest modseq assigned to any change in this folder (0 before any change). */
   highestModseq: number;
   specialUse: SpecialUse | null;
+  /**
+   * Derived, read-only: whether the folder's current name is on the account's subscription
+   * list (see Store.listSubscriptions). Subscriptions are kept by name, apart from folders.
+   */
   subscribed: boolean;
   /** Number of messages present and their total size in octets (kept exact by the adapter). */
   messageCount: number;
@@ -184,22 +188,39 @@ export interface Store {
   getAccountByAddress(address: string): Promise<Account | null>;
   /** Conditional on expectedVersion when given (CONFLICT otherwise). Returns the new record. */
   updateAccount(id: string, patch: AccountPatch, expectedVersion?: number): Promise<Account>;
-  /** Deletes the account, its folders, messages and (eventually) blobs. */
+  /** Deletes the account, its folders, subscriptions, messages and (eventually) blobs. */
   deleteAccount(id: string): Promise<void>;
   /** Ordered by address; a key-range walk, not a scan. */
   listAccounts(opts: { limit: number; cursor?: string }): Promise<Page<Account>>;
 
   // ---- folders ----
   /** ALREADY_EXISTS if the name is taken. A new folder always gets a UIDVALIDITY never used before by this account. */
+  /** `subscribed: true` also puts the name on the subscription list (same transaction where the adapter can). */
   createFolder(accountId: string, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Folder>;
   getFolder(accountId: string, folderId: string): Promise<Folder | null>;
   getFolderByName(accountId: string, name: string): Promise<Folder | null>;
   listFolders(accountId: string): Promise<Folder[]>;
-  /** Moves a folder (keeping its id, UIDVALIDITY and messages) to a new name. */
+  /**
+   * Moves a folder (keeping its id, UIDVALIDITY and messages) to a new name. If the old name is
+   * subscribed, the subscription moves to the new name (same transaction where the adapter can);
+   * otherwise the subscription list is left as it is.
+   */
   renameFolder(accountId: string, folderId: string, newName: string): Promise<Folder>;
+  /** Subscribes or unsubscribes the folder's current name (NONEXISTENT if there is no such folder). */
   setSubscribed(accountId: string, folderId: string, subscribed: boolean): Promise<void>;
-  /** Deletes a folder and its messages. */
+  /** Deletes a folder and its messages. Its name stays on the subscription list (RFC 3501 §6.3.6). */
   deleteFolder(accountId: string, folderId: string): Promise<void>;
+
+  // ---- subscriptions (RFC 3501 §6.3.6-7): a list of names per account, kept apart from folders ----
+  /** The subscribed names, sorted; names need not be existing folders. */
+  listSubscriptions(accountId: string): Promise<string[]>;
+  /**
+   * Adds a name (canonical folder-name rules; INVALID otherwise). Idempotent. NOT_FOUND for an
+   * unknown account; LIMIT past the per-account bound (default 10,000).
+   */
+  subscribe(accountId: string, name: string): Promise<void>;
+  /** Removes a name. Idempotent (a name not subscribed is fine). */
+  unsubscribe(accountId: string, name: string): Promise<void>;
 
   // ---- messages ----
   /** Allocates UID and modseq atomically, writes metadata and a 'new' journal entry. */

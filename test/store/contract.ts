@@ -211,6 +211,61 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
         await rejectsWith(store.setSubscribed(acct.id, randomUUID(), true), 'NONEXISTENT');
       });
 
+      it('keeps a subscription list by name: idempotent, names need not exist, INBOX canonical', async () => {
+        assert.deepEqual(await store.listSubscriptions(acct.id), ['INBOX']);
+        await store.subscribe(acct.id, 'Nowhere/Deep');
+        await store.subscribe(acct.id, 'Nowhere/Deep'); // idempotent
+        await store.subscribe(acct.id, 'inbox'); // the canonical INBOX, already there
+        await store.subscribe(acct.id, 'Ünïcode');
+        assert.deepEqual((await store.listSubscriptions(acct.id)).sort(), ['INBOX', 'Nowhere/Deep', 'Ünïcode']);
+        // Creating the folder finds its name subscribed.
+        const f = await store.createFolder(acct.id, 'Nowhere/Deep');
+        assert.equal(f.subscribed, true);
+        assert.equal((await folder(f.id)).subscribed, true);
+        assert.equal((await store.getFolderByName(acct.id, 'Nowhere/Deep'))?.subscribed, true);
+        await store.unsubscribe(acct.id, 'Nowhere/Deep');
+        await store.unsubscribe(acct.id, 'Nowhere/Deep'); // idempotent
+        await store.unsubscribe(acct.id, 'Never'); // never subscribed
+        assert.equal((await folder(f.id)).subscribed, false);
+        assert.equal((await store.listFolders(acct.id)).find((x) => x.id === f.id)?.subscribed, false);
+        assert.deepEqual((await store.listSubscriptions(acct.id)).sort(), ['INBOX', 'Ünïcode']);
+        await rejectsWith(store.subscribe(acct.id, ''), 'INVALID');
+        await rejectsWith(store.subscribe(acct.id, 'a//b'), 'INVALID');
+        await rejectsWith(store.subscribe(randomUUID(), 'X'), 'NOT_FOUND');
+        assert.deepEqual(await store.listSubscriptions(randomUUID()), []);
+      });
+
+      it('keeps a subscription when its folder is deleted (RFC 3501 §6.3.6)', async () => {
+        const f = await store.createFolder(acct.id, 'Gone', { subscribed: true });
+        assert.equal(f.subscribed, true);
+        await store.deleteFolder(acct.id, f.id);
+        assert.ok((await store.listSubscriptions(acct.id)).includes('Gone'));
+        const again = await store.createFolder(acct.id, 'Gone');
+        assert.equal(again.subscribed, true);
+      });
+
+      it('moves a subscription with renameFolder; an unsubscribed folder leaves the list alone', async () => {
+        const f = await store.createFolder(acct.id, 'Old', { subscribed: true });
+        const moved = await store.renameFolder(acct.id, f.id, 'New/Place');
+        assert.equal(moved.subscribed, true);
+        assert.equal((await folder(f.id)).subscribed, true);
+        let subs = await store.listSubscriptions(acct.id);
+        assert.ok(subs.includes('New/Place'));
+        assert.ok(!subs.includes('Old'));
+        const g = await store.createFolder(acct.id, 'Plain');
+        await store.subscribe(acct.id, 'Elsewhere');
+        const g2 = await store.renameFolder(acct.id, g.id, 'Plainer');
+        assert.equal(g2.subscribed, false);
+        subs = await store.listSubscriptions(acct.id);
+        assert.ok(!subs.includes('Plain') && !subs.includes('Plainer') && subs.includes('Elsewhere'));
+      });
+
+      it('deleteAccount removes the subscriptions', async () => {
+        await store.subscribe(acct.id, 'Some/Name');
+        await store.deleteAccount(acct.id);
+        assert.deepEqual(await store.listSubscriptions(acct.id), []);
+      });
+
       it('deletes a folder with its messages; later operations on it fail with NONEXISTENT', async () => {
         const f = await store.createFolder(acct.id, 'Gone');
         const uid = await deliver(store, acct.id, f.id);

@@ -276,4 +276,40 @@ describe('local store only', () => {
     await rejectsWith(store.createFolder(acct.id, 'c'), 'LIMIT');
     await store.close();
   });
+
+  it('refuses more subscriptions than the limit (idempotent re-subscribe is fine)', async () => {
+    const { store } = await fresh({ maxSubscriptionsPerAccount: 2 });
+    const { acct } = await setup(store);
+    await store.subscribe(acct.id, 'a');
+    await store.subscribe(acct.id, 'b');
+    await store.subscribe(acct.id, 'b');
+    await rejectsWith(store.subscribe(acct.id, 'c'), 'LIMIT');
+    await rejectsWith(store.createFolder(acct.id, 'd', { subscribed: true }), 'LIMIT');
+    assert.equal(await store.getFolderByName(acct.id, 'd'), null);
+    await store.unsubscribe(acct.id, 'a');
+    await store.subscribe(acct.id, 'c');
+    await store.close();
+  });
+
+  it('migrates a schema-1 data directory: subscriptions seeded from folders.subscribed', async () => {
+    const { dir, store } = await fresh();
+    const { acct } = await setup(store);
+    const a = await store.createFolder(acct.id, 'A');
+    await store.createFolder(acct.id, 'B');
+    await store.close();
+    // Make it look like schema 1: no subscriptions table, the flag on the folder row.
+    const db = new Database(join(dir, 'meta.sqlite3'));
+    db.exec('DROP TABLE subscriptions');
+    db.prepare("UPDATE meta SET value = 1 WHERE key = 'schema_version'").run();
+    db.prepare('UPDATE folders SET subscribed = 1 WHERE id = ?').run(a.id);
+    db.close();
+    const again = await openLocalStore(dir);
+    assert.deepEqual(await again.listSubscriptions(acct.id), ['A']);
+    assert.equal((await again.getFolder(acct.id, a.id))?.subscribed, true);
+    assert.equal((await again.getFolderByName(acct.id, 'B'))?.subscribed, false);
+    await again.close();
+    const check = new Database(join(dir, 'meta.sqlite3'), { readonly: true });
+    assert.equal(check.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value, 2);
+    check.close();
+  });
 });

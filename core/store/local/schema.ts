@@ -1,7 +1,9 @@
 // SQLite schema of the local store. It mirrors the DynamoDB model of DESIGN §4: every read the
 // port makes is a primary-key lookup or a range on a key prefix.
 
-export const SCHEMA_VERSION = 1;
+// 1: initial. 2: subscriptions table (seeded from the legacy folders.subscribed column, which
+//    is no longer read or written beyond its NOT NULL default).
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 -- Small counters and markers: 'schema_version', 'uid_validity' (last UIDVALIDITY handed out;
@@ -31,11 +33,19 @@ CREATE TABLE IF NOT EXISTS folders (
   uid_next       INTEGER NOT NULL,      -- never decreases
   highest_modseq INTEGER NOT NULL,      -- every change takes the next value, one per message
   special_use    TEXT,
-  subscribed     INTEGER NOT NULL,
+  subscribed     INTEGER NOT NULL,      -- legacy (schema 1); subscriptions are in their own table
   message_count  INTEGER NOT NULL,
   total_size     INTEGER NOT NULL,
   UNIQUE (account_id, name)
 );
+
+-- Subscribed names per account (RFC 3501 §6.3.6): names, not folders, so a subscription
+-- survives DELETE and may name a mailbox that does not exist.
+CREATE TABLE IF NOT EXISTS subscriptions (
+  account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  name       TEXT NOT NULL,
+  PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
 
 -- The small per-message record a flags sync reads.
 CREATE TABLE IF NOT EXISTS messages (
@@ -94,3 +104,12 @@ CREATE TABLE IF NOT EXISTS append_ids (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS append_ids_by_time ON append_ids (created_at);
 `;
+
+/** Run once when a data directory of an older schema is opened (inside the opening transaction). */
+export const MIGRATIONS: ReadonlyArray<{ to: number; sql: string }> = [
+  {
+    to: 2,
+    sql: `INSERT OR IGNORE INTO subscriptions (account_id, name)
+          SELECT account_id, name FROM folders WHERE subscribed <> 0;`,
+  },
+];

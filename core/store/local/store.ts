@@ -46,7 +46,7 @@ import {
 import type { MessageIndex } from '../../mime/types.js';
 import type { MailboxProtocolSettings, ProtocolName, ProtocolSettings } from '../../settings/schema.js';
 import { LocalBlobStore, validateBlobKey } from './blobs.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import {
   MAX_UID,
   applyFlagOp,
@@ -67,6 +67,8 @@ export interface LocalStoreOptions {
   journalRetentionMs?: number;
   /** Default 10,000. */
   maxFoldersPerAccount?: number;
+  /** Subscribed names per account. Default 10,000. */
+  maxSubscriptionsPerAccount?: number;
   /** Flags (system flags plus keywords) one message may carry. Default 1,000. */
   maxFlagsPerMessage?: number;
   /** UIDs accepted in one call (flags, expunge, copy, move, getMessages). Default 1,000,000. */
@@ -104,6 +106,7 @@ interface FolderRow {
   uid_next: number;
   highest_modseq: number;
   special_use: string | null;
+  /** Derived by the folder queries: 1 when the folder's name is on the subscription list. */
   subscribed: number;
   message_count: number;
   total_size: number;
@@ -196,6 +199,11 @@ function decodeCursor(cursor: unknown): string {
   throw new StoreError('invalid cursor', 'INVALID');
 }
 
+/** A folder row with `subscribed` derived from the subscription list (alias f). */
+const FOLDER_COLUMNS = `f.id, f.account_id, f.name, f.uid_validity, f.uid_next, f.highest_modseq, f.special_use,
+  EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = f.account_id AND s.name = f.name) AS subscribed,
+  f.message_count, f.total_size`;
+
 function prepareStatements(db: Database.Database) {
   return {
     metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
@@ -214,17 +222,21 @@ function prepareStatements(db: Database.Database) {
     ),
     accountDelete: db.prepare('DELETE FROM accounts WHERE id = ?'),
 
-    folder: db.prepare<[string, string], FolderRow>('SELECT * FROM folders WHERE id = ? AND account_id = ?'),
-    folderByName: db.prepare<[string, string], FolderRow>('SELECT * FROM folders WHERE account_id = ? AND name = ?'),
+    folder: db.prepare<[string, string], FolderRow>(`SELECT ${FOLDER_COLUMNS} FROM folders f WHERE f.id = ? AND f.account_id = ?`),
+    folderByName: db.prepare<[string, string], FolderRow>(`SELECT ${FOLDER_COLUMNS} FROM folders f WHERE f.account_id = ? AND f.name = ?`),
     folderIds: db.prepare<[string], { id: string }>('SELECT id FROM folders WHERE account_id = ?'),
-    folderList: db.prepare<[string], FolderRow>('SELECT * FROM folders WHERE account_id = ? ORDER BY name'),
+    folderList: db.prepare<[string], FolderRow>(`SELECT ${FOLDER_COLUMNS} FROM folders f WHERE f.account_id = ? ORDER BY f.name`),
     folderCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM folders WHERE account_id = ?'),
     folderInsert: db.prepare(
       `INSERT INTO folders (id, account_id, name, uid_validity, uid_next, highest_modseq, special_use, subscribed,
-       message_count, total_size) VALUES (@id, @account_id, @name, @uid_validity, 1, 0, @special_use, @subscribed, 0, 0)`,
+       message_count, total_size) VALUES (@id, @account_id, @name, @uid_validity, 1, 0, @special_use, 0, 0, 0)`,
     ),
     folderRename: db.prepare('UPDATE folders SET name = ? WHERE id = ?'),
-    folderSubscribe: db.prepare('UPDATE folders SET subscribed = ? WHERE id = ? AND account_id = ?'),
+    subList: db.prepare<[string], { name: string }>('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name'),
+    subHas: db.prepare<[string, string], { n: number }>('SELECT 1 AS n FROM subscriptions WHERE account_id = ? AND name = ?'),
+    subCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM subscriptions WHERE account_id = ?'),
+    subInsert: db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)'),
+    subDelete: db.prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?'),
     folderCounters: db.prepare(
       `UPDATE folders SET uid_next = @uid_next, highest_modseq = @highest_modseq, message_count = @message_count,
        total_size = @total_size WHERE id = @id`,
@@ -289,6 +301,7 @@ export class LocalStore implements Store {
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxFolders: number;
+  private readonly maxSubscriptions: number;
   private readonly maxFlags: number;
   private readonly maxUids: number;
   private closed = false;
@@ -303,6 +316,7 @@ export class LocalStore implements Store {
     this.now = opts.now ?? Date.now;
     this.retentionMs = opts.journalRetentionMs ?? 30 * DAY;
     this.maxFolders = opts.maxFoldersPerAccount ?? 10_000;
+    this.maxSubscriptions = opts.maxSubscriptionsPerAccount ?? 10_000;
     this.maxFlags = opts.maxFlagsPerMessage ?? 1000;
     this.maxUids = opts.maxUidsPerCall ?? 1_000_000;
 
@@ -320,6 +334,9 @@ export class LocalStore implements Store {
             this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
           } else if (v.value > SCHEMA_VERSION) {
             throw new Error(`data directory has schema ${v.value}, newer than this code (${SCHEMA_VERSION})`);
+          } else if (v.value < SCHEMA_VERSION) {
+            for (const m of MIGRATIONS) if (m.to > v.value) this.db.exec(m.sql);
+            this.db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(SCHEMA_VERSION, 'schema_version');
           }
         })
         .immediate();
@@ -558,7 +575,7 @@ export class LocalStore implements Store {
       for (const { id: folderId } of this.q.folderIds.all(id)) {
         for (const { blob_key } of this.q.messageBlobKeys.all(folderId)) this.unref(blob_key, freed);
       }
-      this.q.accountDelete.run(id); // cascades to folders, messages, index, journal, append ids
+      this.q.accountDelete.run(id); // cascades to folders, subscriptions, messages, index, journal, append ids
     });
     await this.deleteFreed(freed);
   }
@@ -608,8 +625,8 @@ export class LocalStore implements Store {
         name: n,
         uid_validity: uidValidity,
         special_use: specialUse,
-        subscribed: subscribed ? 1 : 0,
       });
+      if (subscribed) this.addSubscription(accountId, n);
       return toFolder(this.q.folder.get(id, accountId)!);
     });
   }
@@ -646,14 +663,59 @@ export class LocalStore implements Store {
       if (f.name === n) return toFolder(f);
       if (this.q.folderByName.get(accountId, n) !== undefined) throw new StoreError('folder exists', 'ALREADY_EXISTS');
       this.q.folderRename.run(n, f.id);
-      return toFolder({ ...f, name: n });
+      if (f.subscribed !== 0) {
+        this.q.subDelete.run(accountId, f.name);
+        this.q.subInsert.run(accountId, n);
+      }
+      return toFolder(this.q.folder.get(f.id, accountId)!);
     });
   }
 
   async setSubscribed(accountId: string, folderId: string, subscribed: boolean): Promise<void> {
     await this.write(() => {
       const f = this.folderRow(accountId, folderId);
-      this.q.folderSubscribe.run(subscribed ? 1 : 0, f.id, accountId);
+      if (subscribed) this.addSubscription(accountId, f.name);
+      else this.q.subDelete.run(accountId, f.name);
+    });
+  }
+
+  /** Inside a write: adds a name to the list (idempotent), within the per-account bound. */
+  private addSubscription(accountId: string, name: string): void {
+    if (this.q.subHas.get(accountId, name) !== undefined) return;
+    if (this.q.subCount.get(accountId)!.n >= this.maxSubscriptions) {
+      throw new StoreError(`too many subscriptions (max ${this.maxSubscriptions})`, 'LIMIT');
+    }
+    this.q.subInsert.run(accountId, name);
+  }
+
+  // ---- subscriptions ----
+
+  async listSubscriptions(accountId: string): Promise<string[]> {
+    this.ensureOpen();
+    if (typeof accountId !== 'string') return [];
+    return this.q.subList.all(accountId).map((r) => r.name);
+  }
+
+  async subscribe(accountId: string, name: string): Promise<void> {
+    const n = canonicalFolderName(name);
+    await this.write(() => {
+      if (typeof accountId !== 'string' || this.q.accountById.get(accountId) === undefined) {
+        throw new StoreError('no such account', 'NOT_FOUND');
+      }
+      this.addSubscription(accountId, n);
+    });
+  }
+
+  async unsubscribe(accountId: string, name: string): Promise<void> {
+    let n: string;
+    try {
+      n = canonicalFolderName(name);
+    } catch {
+      return; // an ill-formed name is never subscribed
+    }
+    if (typeof accountId !== 'string') return;
+    await this.write(() => {
+      this.q.subDelete.run(accountId, n);
     });
   }
 
