@@ -142,6 +142,7 @@ async function main(): Promise<void> {
   log('starting our server (npm start equivalent, fresh DATA_DIR)...');
   const ours = await startOurs({
     users,
+    withDefaultFolders: 2,
     cert,
     logFile: join(certDir, 'ours.log'),
     nodeArgs: args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [],

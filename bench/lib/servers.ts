@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { openStore } from '../../core/store/open.js';
 import { ensureDefaultFolders } from '../../core/store/default-folders.js';
 import { defaultMailboxProtocolSettings, defaultProtocolSettings, type ProtocolName } from '../../core/settings/schema.js';
+import type { Store } from '../../core/store/port.js';
 import type { Endpoint } from './imap-client.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -107,26 +108,35 @@ async function benchHash(password: string): Promise<string> {
   return `$scrypt$ln=14,r=8,p=1$${b64(salt)}$${b64(key)}`;
 }
 
-/** Creates the accounts (with their default folders) and allows plain-text login on loopback. */
-export async function provisionOurs(dataDir: string, users: BenchUser[]): Promise<void> {
+/**
+ * Creates the bench accounts in a store: the first `withDefaultFolders` get the default
+ * folders (as createMailbox makes them), the rest only an Inbox (the IDLE phase's users).
+ */
+export async function createBenchAccounts(store: Store, users: BenchUser[], withDefaultFolders = users.length): Promise<void> {
+  const hashes = new Map<string, string>();
+  for (const [i, u] of users.entries()) {
+    let h = hashes.get(u.password);
+    if (!h) hashes.set(u.password, (h = await benchHash(u.password)));
+    const acct = await store.createAccount({
+      address: u.user,
+      passwordHash: h,
+      role: 'user',
+      pop3: defaultMailboxProtocolSettings(),
+      imap4: defaultMailboxProtocolSettings(),
+      homeSite: 'local',
+    });
+    if (i < withDefaultFolders) await ensureDefaultFolders(store, acct.id);
+    else await store.createFolder(acct.id, 'INBOX');
+  }
+}
+
+/** Creates the accounts and allows plain-text login on the plain ports. */
+export async function provisionOurs(dataDir: string, users: BenchUser[], withDefaultFolders = users.length): Promise<void> {
   const store = await openStore({ kind: 'local', dataDir });
   try {
-    const hashes = new Map<string, string>();
-    for (const u of users) {
-      let h = hashes.get(u.password);
-      if (!h) hashes.set(u.password, (h = await benchHash(u.password)));
-      const acct = await store.createAccount({
-        address: u.user,
-        passwordHash: h,
-        role: 'user',
-        pop3: defaultMailboxProtocolSettings(),
-        imap4: defaultMailboxProtocolSettings(),
-        homeSite: 'local',
-      });
-      await ensureDefaultFolders(store, acct.id);
-    }
-    // Both servers take LOGIN / USER+PASS on their plain ports (Dovecot: auth_allow_cleartext),
-    // so the phases compare protocol work, not TLS; the IDLE phase measures TLS separately.
+    await createBenchAccounts(store, users, withDefaultFolders);
+    // Both servers take LOGIN / USER+PASS on their plain ports (Dovecot: disable_plaintext_auth
+    // = no), so the phases compare protocol work, not TLS; the IDLE phase measures TLS apart.
     for (const p of ['imap4', 'pop3'] as ProtocolName[]) {
       const cur = await store.getProtocolSettings(p);
       await store.putProtocolSettings(p, { ...(cur?.value ?? defaultProtocolSettings(p)), loginType: 'PlainTextLogin' }, cur?.version);
@@ -138,6 +148,8 @@ export async function provisionOurs(dataDir: string, users: BenchUser[]): Promis
 
 export interface OursOptions {
   users: BenchUser[];
+  /** How many of the users (from the first) get the default folders; the rest an Inbox only. */
+  withDefaultFolders?: number;
   cert: { certFile: string; keyFile: string };
   /** Extra node options (e.g. --cpu-prof). */
   nodeArgs?: string[];
@@ -148,7 +160,7 @@ export interface OursOptions {
 
 export async function startOurs(opts: OursOptions): Promise<ServerUnderTest> {
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-ours-'));
-  await provisionOurs(dataDir, opts.users);
+  await provisionOurs(dataDir, opts.users, opts.withDefaultFolders);
   const [imap, imaps, pop3, pop3s] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
