@@ -106,6 +106,8 @@ export interface AwsStoreOptions {
   journalRetentionMs?: number;
   /** Default 10,000. */
   maxFoldersPerAccount?: number;
+  /** Subscribed names per account. Default 10,000. */
+  maxSubscriptionsPerAccount?: number;
   /** Default 1,000. */
   maxFlagsPerMessage?: number;
   /** Default 1,000,000. */
@@ -207,7 +209,8 @@ function toJournal(it: Item): JournalEntry {
   return e;
 }
 
-function toFolder(it: Item): Folder {
+/** `subscribed` is derived: whether the folder's name has a subscription item. */
+function toFolder(it: Item, subscribed: boolean): Folder {
   return {
     accountId: it.a as string,
     id: it.id as string,
@@ -216,7 +219,7 @@ function toFolder(it: Item): Folder {
     uidNext: it.un as number,
     highestModseq: it.hm as number,
     specialUse: (it.su ?? null) as SpecialUse | null,
-    subscribed: it.sub === true,
+    subscribed,
     messageCount: it.mc as number,
     totalSize: it.ts as number,
   };
@@ -240,6 +243,14 @@ function toAccount(it: Item): Account {
 function nameSk(name: string): string {
   return Buffer.byteLength(name, 'utf8') <= 1000 ? `N#${name}` : `L#${createHash('sha256').update(name, 'utf8').digest('base64url')}`;
 }
+
+/** Sort key of a subscription item (a subscribed name; it need not be a folder's). */
+function subSk(name: string): string {
+  return `SUB#${nameSk(name)}`;
+}
+const SUB_PREFIX = 'SUB#';
+/** Sort key of the subscription counter item. */
+const SUB_COUNT_SK = 'SC';
 
 function encodeCursor(address: string): string {
   return Buffer.from(JSON.stringify({ after: address }), 'utf8').toString('base64url');
@@ -335,6 +346,7 @@ export class AwsStore implements Store {
   private readonly now: () => number;
   private readonly retentionMs: number;
   private readonly maxFolders: number;
+  private readonly maxSubscriptions: number;
   private readonly maxFlags: number;
   private readonly maxUids: number;
   private readonly maxAttempts: number;
@@ -369,6 +381,7 @@ export class AwsStore implements Store {
     this.now = opts.now ?? Date.now;
     this.retentionMs = opts.journalRetentionMs ?? 30 * DAY;
     this.maxFolders = opts.maxFoldersPerAccount ?? 10_000;
+    this.maxSubscriptions = opts.maxSubscriptionsPerAccount ?? 10_000;
     this.maxFlags = opts.maxFlagsPerMessage ?? 1000;
     this.maxUids = opts.maxUidsPerCall ?? 1_000_000;
     this.maxAttempts = opts.maxWriteAttempts ?? 20;
@@ -725,11 +738,14 @@ export class AwsStore implements Store {
     const specialUse = checkSpecialUse(opts?.specialUse);
     const subscribed = opts?.subscribed === true;
     if (!isId(accountId)) throw new StoreError('no such account', 'NOT_FOUND');
-    return await this.retrying('create folder', async () => {
-      const v = await this.send<{ Item?: Item }>(
-        new GetCommand({ TableName: this.names.folders, Key: { a: accountId, s: 'V' }, ConsistentRead: true }),
-        'folder counter read',
-      );
+    const created = await this.retrying('create folder', async () => {
+      const [v, subbed] = await Promise.all([
+        this.send<{ Item?: Item }>(
+          new GetCommand({ TableName: this.names.folders, Key: { a: accountId, s: 'V' }, ConsistentRead: true }),
+          'folder counter read',
+        ),
+        subscribed ? Promise.resolve(true) : this.isSubscribed(accountId, n),
+      ]);
       const last = (v.Item?.v as number | undefined) ?? 0;
       const count = (v.Item?.c as number | undefined) ?? 0;
       if (count >= this.maxFolders) throw new StoreError(`too many folders (max ${this.maxFolders})`, 'LIMIT');
@@ -746,7 +762,6 @@ export class AwsStore implements Store {
         un: 1,
         hm: 0,
         su: specialUse,
-        sub: subscribed,
         mc: 0,
         ts: 0,
       };
@@ -774,17 +789,21 @@ export class AwsStore implements Store {
         { Put: { TableName: this.names.folders, Item: { a: accountId, s: nameSk(n), id }, ConditionExpression: 'attribute_not_exists(s)' } },
         { Put: { TableName: this.names.folders, Item: item, ConditionExpression: 'attribute_not_exists(s)' } },
       ]);
-      if (r.ok) return toFolder(item);
+      if (r.ok) return toFolder(item, subbed);
       if (r.reasons[0] === 'ConditionalCheckFailed') throw new StoreError('no such account', 'NOT_FOUND');
       if (r.reasons[2] === 'ConditionalCheckFailed') throw new StoreError('folder exists', 'ALREADY_EXISTS');
       return RETRY;
     });
+    // A second write (the subscription counter's limit condition does not fit the folder
+    // transaction's retry logic); a LIMIT here leaves the folder created, not subscribed.
+    if (subscribed) await this.subscribe(accountId, n);
+    return created;
   }
 
   async getFolder(accountId: string, folderId: string): Promise<Folder | null> {
     this.ensureOpen();
     const it = await this.loadFolder(accountId, folderId);
-    return it === null ? null : toFolder(it);
+    return it === null ? null : toFolder(it, await this.isSubscribed(accountId, it.n as string));
   }
 
   async getFolderByName(accountId: string, name: string): Promise<Folder | null> {
@@ -801,23 +820,47 @@ export class AwsStore implements Store {
       'folder read',
     );
     if (r.Item === undefined) return null;
-    const f = await this.loadFolder(accountId, r.Item.id as string);
-    return f !== null && f.n === n ? toFolder(f) : null;
+    const [f, subbed] = await Promise.all([this.loadFolder(accountId, r.Item.id as string), this.isSubscribed(accountId, n)]);
+    return f !== null && f.n === n ? toFolder(f, subbed) : null;
   }
 
   async listFolders(accountId: string): Promise<Folder[]> {
     this.ensureOpen();
     if (!isId(accountId)) return [];
-    const items = await this.queryAll(
-      {
-        TableName: this.names.folders,
-        KeyConditionExpression: 'a = :a AND begins_with(s, :p)',
-        ExpressionAttributeValues: { ':a': accountId, ':p': 'F#' },
-        ConsistentRead: true,
-      },
-      'folder listing',
-    );
-    return items.map(toFolder).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    const [items, subs] = await Promise.all([
+      this.queryAll(
+        {
+          TableName: this.names.folders,
+          KeyConditionExpression: 'a = :a AND begins_with(s, :p)',
+          ExpressionAttributeValues: { ':a': accountId, ':p': 'F#' },
+          ConsistentRead: true,
+        },
+        'folder listing',
+      ),
+      this.listSubscriptions(accountId),
+    ]);
+    const subscribed = new Set(subs);
+    // Folder items written before subscriptions were kept apart carry `sub`: move it to the list.
+    for (const it of items) {
+      if (it.sub === undefined) continue;
+      if (it.sub === true) {
+        await this.subscribe(accountId, it.n as string).catch(() => undefined);
+        subscribed.add(it.n as string);
+      }
+      await this.send(
+        new UpdateCommand({
+          TableName: this.names.folders,
+          Key: { a: accountId, s: it.s },
+          UpdateExpression: 'REMOVE #sub',
+          ConditionExpression: 'attribute_exists(s)',
+          ExpressionAttributeNames: { '#sub': 'sub' },
+        }),
+        'subscription migration',
+      ).catch(() => undefined);
+    }
+    return items
+      .map((it) => toFolder(it, subscribed.has(it.n as string)))
+      .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   }
 
   async renameFolder(accountId: string, folderId: string, newName: string): Promise<Folder> {
@@ -826,7 +869,33 @@ export class AwsStore implements Store {
     return await this.mutex.run([folderId], () =>
       this.retrying('rename folder', async () => {
         const f = await this.requireFolder(accountId, folderId);
-        if (f.n === n) return toFolder(f);
+        const old = f.n as string;
+        const [oldSub, newSub] = await Promise.all([this.isSubscribed(accountId, old), this.isSubscribed(accountId, n)]);
+        if (old === n) return toFolder(f, oldSub);
+        // The subscription of the old name moves to the new one, in the same transaction.
+        const subMove: TxItem[] = [];
+        if (oldSub) {
+          subMove.push(
+            { Delete: { TableName: this.names.folders, Key: { a: accountId, s: subSk(old) }, ConditionExpression: 'attribute_exists(s)' } },
+            {
+              Put: {
+                TableName: this.names.folders,
+                Item: { a: accountId, s: subSk(n), n },
+                ConditionExpression: newSub ? 'attribute_exists(s)' : 'attribute_not_exists(s)',
+              },
+            },
+          );
+          if (newSub) {
+            subMove.push({
+              Update: {
+                TableName: this.names.folders,
+                Key: { a: accountId, s: SUB_COUNT_SK },
+                UpdateExpression: 'ADD c :minus',
+                ExpressionAttributeValues: { ':minus': -1 },
+              },
+            });
+          }
+        }
         const r = await this.tx([
           {
             Update: {
@@ -846,8 +915,9 @@ export class AwsStore implements Store {
             },
           },
           { Put: { TableName: this.names.folders, Item: { a: accountId, s: nameSk(n), id: folderId }, ConditionExpression: 'attribute_not_exists(s)' } },
+          ...subMove,
         ]);
-        if (r.ok) return toFolder({ ...f, n });
+        if (r.ok) return toFolder({ ...f, n }, oldSub || newSub);
         if (r.reasons[2] === 'ConditionalCheckFailed') throw new StoreError('folder exists', 'ALREADY_EXISTS');
         return RETRY;
       }),
@@ -856,25 +926,93 @@ export class AwsStore implements Store {
 
   async setSubscribed(accountId: string, folderId: string, subscribed: boolean): Promise<void> {
     this.ensureOpen();
-    if (!isId(accountId) || !isId(folderId)) throw new StoreError('no such folder', 'NONEXISTENT');
+    const f = await this.requireFolder(accountId, folderId);
+    if (subscribed) await this.subscribe(accountId, f.n as string);
+    else await this.unsubscribe(accountId, f.n as string);
+  }
+
+  // ---- subscriptions ----
+
+  private async isSubscribed(accountId: string, name: string): Promise<boolean> {
+    const r = await this.send<{ Item?: Item }>(
+      new GetCommand({ TableName: this.names.folders, Key: { a: accountId, s: subSk(name) }, ConsistentRead: true, ProjectionExpression: 's' }),
+      'subscription read',
+    );
+    return r.Item !== undefined;
+  }
+
+  async listSubscriptions(accountId: string): Promise<string[]> {
+    this.ensureOpen();
+    if (!isId(accountId)) return [];
+    const items = await this.queryAll(
+      {
+        TableName: this.names.folders,
+        KeyConditionExpression: 'a = :a AND begins_with(s, :p)',
+        ExpressionAttributeValues: { ':a': accountId, ':p': SUB_PREFIX },
+        ProjectionExpression: 'n',
+        ConsistentRead: true,
+      },
+      'subscription listing',
+    );
+    return items.map((it) => it.n as string).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  }
+
+  async subscribe(accountId: string, name: string): Promise<void> {
+    this.ensureOpen();
+    const n = canonicalFolderName(name);
+    if (!isId(accountId)) throw new StoreError('no such account', 'NOT_FOUND');
     await this.retrying('subscribe', async () => {
-      try {
-        await this.doc.send(
-          new UpdateCommand({
+      const r = await this.tx([
+        {
+          ConditionCheck: {
+            TableName: this.names.directory,
+            Key: { pk: `ID#${accountId}`, sk: 'ACCT' },
+            ConditionExpression: 'attribute_exists(pk)',
+          },
+        },
+        { Put: { TableName: this.names.folders, Item: { a: accountId, s: subSk(n), n }, ConditionExpression: 'attribute_not_exists(s)' } },
+        {
+          Update: {
             TableName: this.names.folders,
-            Key: this.folderKey(accountId, folderId),
-            UpdateExpression: 'SET #sub = :v',
-            ConditionExpression: 'attribute_exists(s)',
-            ExpressionAttributeNames: { '#sub': 'sub' },
-            ExpressionAttributeValues: { ':v': subscribed === true },
-          }),
-        );
-        return true;
-      } catch (e) {
-        if (awsErrorName(e) === 'ConditionalCheckFailedException') throw new StoreError('no such folder', 'NONEXISTENT');
-        if (awsErrorName(e) === 'TransactionConflictException') return RETRY;
-        throw mapAwsError(e, 'subscribe');
-      }
+            Key: { a: accountId, s: SUB_COUNT_SK },
+            UpdateExpression: 'ADD c :one',
+            ConditionExpression: 'attribute_not_exists(c) OR c < :max',
+            ExpressionAttributeValues: { ':one': 1, ':max': this.maxSubscriptions },
+          },
+        },
+      ]);
+      if (r.ok) return true;
+      if (r.reasons[0] === 'ConditionalCheckFailed') throw new StoreError('no such account', 'NOT_FOUND');
+      if (r.reasons[1] === 'ConditionalCheckFailed') return true; // already subscribed
+      if (r.reasons[2] === 'ConditionalCheckFailed') throw new StoreError(`too many subscriptions (max ${this.maxSubscriptions})`, 'LIMIT');
+      return RETRY;
+    });
+  }
+
+  async unsubscribe(accountId: string, name: string): Promise<void> {
+    this.ensureOpen();
+    let n: string;
+    try {
+      n = canonicalFolderName(name);
+    } catch {
+      return; // an ill-formed name is never subscribed
+    }
+    if (!isId(accountId)) return;
+    await this.retrying('unsubscribe', async () => {
+      const r = await this.tx([
+        { Delete: { TableName: this.names.folders, Key: { a: accountId, s: subSk(n) }, ConditionExpression: 'attribute_exists(s)' } },
+        {
+          Update: {
+            TableName: this.names.folders,
+            Key: { a: accountId, s: SUB_COUNT_SK },
+            UpdateExpression: 'ADD c :minus',
+            ExpressionAttributeValues: { ':minus': -1 },
+          },
+        },
+      ]);
+      if (r.ok) return true;
+      if (r.reasons[0] === 'ConditionalCheckFailed') return true; // not subscribed
+      return RETRY;
     });
   }
 
