@@ -124,12 +124,34 @@ describe('IMAP mailbox commands', () => {
     l = await c.list('LIST "" "*" RETURN (SUBSCRIBED)');
     assert.equal(l.get('Junk'), '\\HasNoChildren \\Junk');
     assert.equal(l.get('TB only'), '\\HasNoChildren \\Subscribed');
-    // Subscribing a missing folder: NO; unsubscribing one: OK (nothing is subscribed there).
-    assert.match((await c.cmd('SUBSCRIBE "No such"')).tagged, /^t\d+ NO \[NONEXISTENT\]/);
+    // Subscribing a missing name: OK (RFC 3501 §6.3.6 allows it); LIST (SUBSCRIBED) shows it
+    // \NonExistent (RFC 5258), plain LIST does not show it, LSUB does.
+    await c.ok('SUBSCRIBE "No such"');
+    await c.ok('SUBSCRIBE "No such"'); // twice is fine
+    l = await c.list('list (subscribed) "" "*" return (special-use)');
+    assert.equal(l.get('No such'), '\\NonExistent \\HasNoChildren \\Subscribed');
+    assert.ok(!(await c.list('LIST "" "*"')).has('No such'));
+    assert.equal((await c.list('LSUB "" "*"')).get('No such'), '');
     assert.equal((await c.cmd('UNSUBSCRIBE "No such"')).status, 'OK');
+    assert.equal((await c.cmd('UNSUBSCRIBE "No such"')).status, 'OK'); // not subscribed: still OK
+    assert.ok(!(await c.list('list (subscribed) "" "*"')).has('No such'));
+    // DELETE keeps the subscription (RFC 3501 §6.3.6): the name is then \NonExistent, and a
+    // CREATE of it finds it subscribed again.
+    await c.ok('delete "TB only"');
+    l = await c.list('list (subscribed) "" "*" return (special-use)');
+    assert.equal(l.get('TB only'), '\\NonExistent \\HasNoChildren \\Subscribed');
+    assert.equal((await c.list('LSUB "" "TB*"')).get('TB only'), '');
+    await c.ok('create "TB only"');
+    assert.equal((await c.list('LIST "" "TB*" RETURN (SUBSCRIBED)')).get('TB only'), '\\HasNoChildren \\Subscribed');
     await c.ok('subscribe "Junk"');
     await c.ok('unsubscribe "TB only"');
     await c.ok('delete "TB only"');
+    assert.ok(!(await c.list('list (subscribed) "" "*"')).has('TB only'));
+    // A subscribed missing name below a hole: RECURSIVEMATCH reports the parent with CHILDINFO.
+    await c.ok('SUBSCRIBE "Ghost/Town"');
+    const rec = await c.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" "Ghost"');
+    assert.deepEqual(rec, ['* LIST (\\NonExistent \\HasNoChildren) "/" "Ghost" ("CHILDINFO" ("SUBSCRIBED"))']);
+    await c.ok('UNSUBSCRIBE "Ghost/Town"');
     c.close();
   });
 
@@ -356,6 +378,9 @@ describe('IMAP mailbox commands', () => {
       assert.equal(moved.subscribed, f.subscribed);
       assert.ok(!after.has(name));
     }
+    // The subscription followed the folder; the old name is no longer subscribed.
+    const subs = await c.list('LIST (SUBSCRIBED) "" "*Acme*"');
+    assert.deepEqual([...subs.entries()], [['Archive/Customers/Acme/2024', '\\HasNoChildren \\Subscribed']]);
     const l = await c.list('LIST "" "Archive*"');
     assert.deepEqual([...l.keys()], ['Archive', 'Archive/Customers', 'Archive/Customers/Acme', 'Archive/Customers/Acme/2024', 'Archive/Customers/Globex']);
     assert.equal(l.get('Archive'), '\\HasChildren \\Archive');

@@ -11,7 +11,9 @@
 // - Deleting the selected mailbox is allowed: this session returns to the authenticated
 //   state with `* OK [CLOSED]`; other sessions that have it selected notice the folder is
 //   gone at their next command and get BYE (session.ts).
-// - The subscription is an attribute of the folder record, so it goes with the folder.
+// - The name's subscription stays (RFC 3501 §6.3.6: the server MUST NOT remove a name from
+//   the subscription list because the mailbox is deleted); LIST (SUBSCRIBED) then shows it
+//   \NonExistent, and a later CREATE of the name finds it subscribed again.
 
 import type { DeleteCommand } from '../codec/commands/types.js';
 import { findFolder, normalizeName } from '../folders.js';

@@ -14,8 +14,10 @@
 // Attributes: \HasChildren / \HasNoChildren always (the CHILDREN capability); the special-use
 // attribute always (RFC 6154 §2 allows it without RETURN (SPECIAL-USE), and clients that list
 // with plain LIST then still find Sent and Trash); \Subscribed with SUBSCRIBED as selection or
-// return option. Subscriptions are an attribute of the folder record, so a subscribed name
-// always exists here: \NonExistent marks holes only.
+// return option. Subscriptions are the store's list of names, kept apart from folders: a
+// subscribed name need not exist (DELETE keeps it, SUBSCRIBE accepts a missing name), and
+// LIST (SUBSCRIBED) reports such a name as (\NonExistent \Subscribed) (RFC 5258 §3.1,
+// example 5). With SUBSCRIBED, "meets the criteria" is about the name, existing or not.
 //
 // `LIST ref ""` answers the delimiter and the root: * LIST (\Noselect) "/" "".
 // Wildcards match Unicode names with a linear dynamic program (mailbox-names.ts), never a
@@ -65,6 +67,11 @@ export interface FolderTree {
   names: string[];
 }
 
+/** The account's subscribed names. */
+export async function subscribedNames(s: ImapSession): Promise<Set<string>> {
+  return new Set(await s.store.listSubscriptions(s.account!.id));
+}
+
 export async function folderTree(s: ImapSession): Promise<FolderTree> {
   const folders = await s.store.listFolders(s.account!.id);
   const byName = new Map(folders.map((f) => [f.name, f]));
@@ -100,7 +107,8 @@ export const list: ImapCommandHandler<ListCommand> = {
       return ok('LIST completed');
     }
 
-    const tree = await folderTree(s);
+    const showSubscribed = sel.subscribed || ret.subscribed;
+    const [tree, subs] = await Promise.all([folderTree(s), showSubscribed ? subscribedNames(s) : Promise.resolve(new Set<string>())]);
     const matchPattern = compilePatterns(cmd.reference, patterns);
     const matched = new Map<string, boolean>();
     const matches = (name: string): boolean => {
@@ -109,18 +117,33 @@ export const list: ImapCommandHandler<ListCommand> = {
       return m;
     };
     const criteria = sel.subscribed || sel.specialUse;
-    const meets = (f: Folder | undefined): f is Folder =>
-      f !== undefined && (!sel.subscribed || f.subscribed) && (!sel.specialUse || f.specialUse !== null);
+    const meets = (name: string, f: Folder | undefined): boolean =>
+      (sel.subscribed ? subs.has(name) : f !== undefined) && (!sel.specialUse || (f !== undefined && f.specialUse !== null));
+
+    // The names to consider: folders and holes, and with SUBSCRIBED also subscribed names that
+    // do not exist, with their parent levels.
+    let names = tree.names;
+    const candidates = tree.folders.map((f) => f.name);
+    if (sel.subscribed) {
+      const all = new Set(names);
+      for (const n of subs) {
+        if (tree.byName.has(n)) continue;
+        candidates.push(n);
+        all.add(n);
+        for (const p of parentNames(n)) all.add(p);
+      }
+      if (all.size !== names.length) names = [...all].sort(compareNames);
+    }
 
     // Names with a descendant that meets the criteria: any (CHILDINFO), or one that no
     // pattern matches (what makes a non-matching parent worth a line of its own).
     const meetingBelow = new Set<string>();
     const unmatchedBelow = new Set<string>();
-    for (const f of tree.folders) {
-      if (!meets(f)) continue;
-      const ps = parentNames(f.name);
+    for (const n of candidates) {
+      if (!meets(n, tree.byName.get(n))) continue;
+      const ps = parentNames(n);
       if (ps.length === 0) continue;
-      const hidden = !matches(f.name);
+      const hidden = !matches(n);
       for (const p of ps) {
         meetingBelow.add(p);
         if (hidden) unmatchedBelow.add(p);
@@ -129,13 +152,12 @@ export const list: ImapCommandHandler<ListCommand> = {
     const baseOptions: string[] = [];
     if (sel.subscribed) baseOptions.push('SUBSCRIBED');
     if (sel.specialUse) baseOptions.push('SPECIAL-USE');
-    const showSubscribed = sel.subscribed || ret.subscribed;
 
-    for (const name of tree.names) {
+    for (const name of names) {
       if (!matches(name)) continue;
       const f = tree.byName.get(name);
       let childInfo = false;
-      if (meets(f)) {
+      if (meets(name, f)) {
         childInfo = sel.recursiveMatch && meetingBelow.has(name);
       } else if (sel.recursiveMatch && unmatchedBelow.has(name)) {
         childInfo = true;
@@ -148,7 +170,7 @@ export const list: ImapCommandHandler<ListCommand> = {
       const attrs: string[] = [];
       if (!f) attrs.push(cmd.extended ? '\\NonExistent' : '\\Noselect');
       attrs.push(tree.parents.has(name) ? '\\HasChildren' : '\\HasNoChildren');
-      if (f && showSubscribed && f.subscribed) attrs.push('\\Subscribed');
+      if (showSubscribed && subs.has(name)) attrs.push('\\Subscribed');
       if (f?.specialUse) attrs.push(f.specialUse);
 
       const line: ImapValue[] = [raw('LIST'), attrs.map((a) => raw(a)), DELIMITER, wireName(name, s.utf8)];

@@ -5,14 +5,16 @@
 // subscribed descendants"). Generalized as in LIST: a name that matches the pattern and is
 // not subscribed is returned with \Noselect when it has a subscribed descendant that the
 // pattern does not match. Subscribed names are returned with no attributes (LSUB attributes
-// are not meant to be accurate; LIST (SUBSCRIBED) gives the accurate ones).
+// are not meant to be accurate; LIST (SUBSCRIBED) gives the accurate ones). Subscribed names
+// are listed whether or not a mailbox of that name exists (RFC 3501 §6.3.6: DELETE leaves
+// the subscription).
 
 import type { LsubCommand } from '../codec/commands/types.js';
 import { raw } from '../codec/serialize.js';
 import { DELIMITER } from '../folders.js';
-import { compilePatterns, parentNames, wireName } from '../mailbox-names.js';
+import { compareNames, compilePatterns, parentNames, wireName } from '../mailbox-names.js';
 import { ok, type ImapCommandHandler } from '../session.js';
-import { folderTree, LineBatch } from './list.js';
+import { LineBatch, subscribedNames } from './list.js';
 
 export const lsub: ImapCommandHandler<LsubCommand> = {
   name: 'LSUB',
@@ -20,18 +22,21 @@ export const lsub: ImapCommandHandler<LsubCommand> = {
   async run(s, cmd) {
     const out = new LineBatch(s);
     if (cmd.pattern !== '') {
-      const tree = await folderTree(s);
+      const subs = await subscribedNames(s);
       const matches = compilePatterns(cmd.reference, [cmd.pattern]);
       const unmatchedBelow = new Set<string>();
-      for (const f of tree.folders) {
-        if (!f.subscribed || matches(f.name)) continue;
-        for (const p of parentNames(f.name)) unmatchedBelow.add(p);
+      const names = new Set(subs);
+      for (const n of subs) {
+        const hidden = !matches(n);
+        for (const p of parentNames(n)) {
+          names.add(p);
+          if (hidden) unmatchedBelow.add(p);
+        }
       }
-      for (const name of tree.names) {
+      for (const name of [...names].sort(compareNames)) {
         if (!matches(name)) continue;
-        const f = tree.byName.get(name);
         let attrs: string[];
-        if (f?.subscribed) attrs = [];
+        if (subs.has(name)) attrs = [];
         else if (unmatchedBelow.has(name)) attrs = ['\\Noselect'];
         else continue;
         await out.add([raw('LSUB'), attrs.map((a) => raw(a)), DELIMITER, wireName(name, s.utf8)]);

@@ -1,9 +1,12 @@
 // RENAME (RFC 3501 §6.3.5).
 //
 // - The folder and all its inferiors move: "a" -> "b" renames "a/x" to "b/x" too. Each keeps
-//   its id, UIDVALIDITY, messages and subscription (the store's renameFolder renames one
-//   folder; this walks the subtree, parents first). Should a rename fail midway, the ones
-//   already done are renamed back (best effort).
+//   its id, UIDVALIDITY and messages, and its subscription follows it (the store's
+//   renameFolder moves the old name's subscription to the new name in the same write, as
+//   Dovecot does; it renames one folder, this walks the subtree, parents first). Subscribed
+//   names below the old name that are not mailboxes stay as they are. Should a rename fail
+//   midway, the ones already done are renamed back (best effort; that moves their
+//   subscriptions back too).
 // - Missing superior levels of the new name are created (not subscribed).
 // - Source missing: NO [NONEXISTENT]. New name (or the new name of any inferior) taken:
 //   NO [ALREADYEXISTS]. New name below the old one ("a" -> "a/b"): NO [CANNOT]. New name
@@ -11,6 +14,7 @@
 // - RENAME INBOX: a new folder with the new name gets all of INBOX's messages (moved in
 //   batches with store.moveMessages, so they get new UIDs there) and INBOX stays, empty.
 //   INBOX's inferiors do not move. The target may itself be below INBOX ("INBOX/old").
+//   INBOX keeps its subscription; the new folder is subscribed only if its name already was.
 // - Renaming onto a name deleted earlier: the moved folder keeps its own UIDVALIDITY, which
 //   differs from the deleted folder's (the store never reuses one; checklist D27).
 // - Renaming the selected mailbox is fine: the session's view is keyed by folder id.
