@@ -7,7 +7,8 @@
 //
 // Why these tables and keys: see core/store/aws/DESIGN.md. In short:
 //   directory  accounts (one partition, sorted by address), id pointers, settings
-//   folders    per account: folder items, name items, the UIDVALIDITY/folder counter, append ids
+//   folders    per account: folder items, name items, the UIDVALIDITY/folder counter, append ids,
+//              subscribed names
 //   messages   per folder: the small per-message record (flags sync), sort key UID
 //   index      per folder: envelope/body structure/header block, read only when asked, key UID
 //   journal    per folder: change journal, sort key modseq, TTL, stream for the IDLE fan-out
@@ -61,7 +62,8 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
     gsis: [],
     purpose:
       'Per account (pk accountId): "F#<folderId>" folder item with counters; "N#<name>" name item -> folderId; ' +
-      '"V" UIDVALIDITY and folder-count counter; "I#<folderId>#<appendId>" append idempotency (TTL). ' +
+      '"V" UIDVALIDITY and folder-count counter; "I#<folderId>#<appendId>" append idempotency (TTL); ' +
+      '"SUB#N#<name>" (or "SUB#L#<sha256>") subscribed name, "SC" subscription count. ' +
       'pk "#gc": deletions still to be cleaned up (sk "A#<accountId>" or "F#<accountId>#<folderId>").',
   },
   messages: {
