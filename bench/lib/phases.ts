@@ -472,6 +472,7 @@ export async function phaseMixed(t: Target, w: Workload): Promise<PhaseResult> {
   const cpu: Array<number | undefined> = [];
   const latencies: number[] = [];
   const errorTexts = new Set<string>();
+  let totalCommands = 0;
   for (let rep = 0; rep < w.reps; rep++) {
     const clients = await Promise.all(Array.from({ length: w.clients }, () => session(t.imap, w.main, 'INBOX')));
     let commands = 0;
@@ -551,6 +552,7 @@ export async function phaseMixed(t: Target, w: Workload): Promise<PhaseResult> {
     });
     await Promise.all(clients.map((c) => c.logout()));
     rates.push((commands / r.ms) * 1000);
+    totalCommands += commands;
     errorsPerRep.push(errors);
     cpu.push(r.cpuMs);
     w.log(`  ${t.name} mixed rep ${rep + 1}: ${rates.at(-1)!.toFixed(0)} commands/s, ${errors} errors`);
@@ -562,6 +564,7 @@ export async function phaseMixed(t: Target, w: Workload): Promise<PhaseResult> {
     value: summarize(rates),
     serverCpuMs: cpuSummary(cpu),
     extra: {
+      commands: totalCommands,
       errors: errorsPerRep.reduce((a, b) => a + b, 0),
       p50ms: percentile(latencies, 50),
       p99ms: percentile(latencies, 99),
