@@ -1,5 +1,5 @@
 // The storage contract: every adapter of core/store/port.ts must pass these tests unchanged.
-// They use only the port. Each test gets a fresh store from `open`; `reopen`, when given,
+// They use only the port. Each test gets a fresh store from `open`; `reopen`
 // closes nothing itself: the test closes the store, then reopen() must see everything.
 //
 // Usage (in an adapter's test file):
@@ -16,7 +16,8 @@ import { deliver, newAccount, putMessage, rawMessage, rejectsWith } from './fixt
 export interface ContractHandle {
   store: Store;
   /** Opens the same data again (after the test closed `store`). */
-  reopen?: () => Promise<Store>;
+  /** Opens the same data again (durability: what was acknowledged must still be there). */
+  reopen: () => Promise<Store>;
   /** Closes whatever is open and removes the data. */
   cleanup: () => Promise<void>;
 }
@@ -773,11 +774,7 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
 
     // ---------------------------------------------------------------- durability
     describe('durability', () => {
-      it('sees everything after a reopen', async (t) => {
-        if (!h.reopen) {
-          t.skip('adapter has no reopen');
-          return;
-        }
+      it('sees everything after a reopen', async () => {
         const sub = await store.createFolder(acct.id, 'Kept', { specialUse: '\\Archive', subscribed: true });
         const { raw, ...n } = await putMessage(store, acct.id, { flags: ['\\Seen'], appendId: 'dur-1' });
         const app = await store.appendMessage(acct.id, inbox.id, n);
