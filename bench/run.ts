@@ -167,13 +167,18 @@ async function main(): Promise<void> {
     const results: Record<string, PhaseResult[]> = Object.fromEntries(servers.map((s) => [s.name, []]));
     const idle: Array<IdleResult & { server: string }> = [];
     let order = 0;
+    /** Monotonic-clock windows (µs, CLOCK_MONOTONIC like V8's profile timestamps) of our phases, for profile-summary --window. */
+    const windows: Array<{ phase: string; startUs: number; endUs: number }> = [];
+    const nowUs = () => Number(process.hrtime.bigint() / 1000n);
     /** Runs one phase on every server, alternating which goes first. */
     const each = async (fn: (t: Target) => Promise<PhaseResult>) => {
       const list = order++ % 2 === 0 ? servers : [...servers].reverse();
       for (const s of list) {
         let r: PhaseResult;
+        const startUs = nowUs();
         try {
           r = await fn(s);
+          if (s.name === 'ours') windows.push({ phase: r.phase, startUs, endUs: nowUs() });
         } catch (e) {
           r = { phase: '?', unit: '', better: 'lower', value: { median: NaN, min: NaN, max: NaN, samples: [] }, error: (e as Error).message };
           log(`  ${s.name}: ERROR ${(e as Error).message}`);
@@ -248,7 +253,7 @@ async function main(): Promise<void> {
     const outFile =
       args.out ?? join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}-${args.compare ? 'compare' : 'ours'}.json`);
     mkdirSync(join(outFile, '..'), { recursive: true });
-    writeFileSync(outFile, JSON.stringify(report.json, null, 1) + '\n');
+    writeFileSync(outFile, JSON.stringify(args['cpu-prof'] ? { ...(report.json as object), profileWindows: windows } : report.json, null, 1) + '\n');
     log(`results: ${outFile}`);
   } finally {
     await cleanup();
