@@ -115,12 +115,14 @@ export class S3BlobStore implements BlobStore {
   private async putStream(key: string, data: AsyncIterable<Buffer>): Promise<{ size: number }> {
     const Key = this.objectKey(key);
     const partSize = this.partSize;
-    let part = Buffer.allocUnsafe(partSize);
+    let part: Buffer = Buffer.allocUnsafe(partSize);
     let fill = 0;
     let size = 0;
     let uploadId: string | undefined;
     const parts: CompletedPart[] = [];
     let inFlight: Promise<void> | null = null;
+    /** The buffer of the part in flight: two buffers take turns, so no part becomes garbage. */
+    let sending: Buffer | null = null;
     const sendPart = (body: Buffer): Promise<void> => {
       const PartNumber = parts.length + 1;
       const entry: CompletedPart = { PartNumber };
@@ -148,10 +150,12 @@ export class S3BlobStore implements BlobStore {
             const r = await this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key, ContentType: 'application/octet-stream' }));
             uploadId = r.UploadId;
           }
-          if (inFlight) await inFlight;
+          if (inFlight) await inFlight; // the previous part is sent: its buffer is free again
           inFlight = sendPart(part);
           inFlight.catch(() => undefined); // awaited below; an early failure must not go unhandled
-          part = Buffer.allocUnsafe(partSize);
+          const free = sending ?? Buffer.allocUnsafe(partSize);
+          sending = part;
+          part = free;
           fill = 0;
         }
       }
