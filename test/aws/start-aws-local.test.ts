@@ -19,6 +19,18 @@ function groupMembers(pgid: number): string[] {
 }
 
 describe('npm run start:aws-local', () => {
+  it('says how to get Java when `java` is missing, and starts nothing', async () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/start-aws-local.ts'], {
+      env: { ...process.env, PATH: '/nonexistent' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /needs Java/);
+    assert.match(r.stderr, /apt-get install -y default-jre-headless/);
+    assert.doesNotMatch(r.stdout, /starting DynamoDB Local/);
+  });
+
   it('prints npm start\'s text with the demo mailbox, serves it from DynamoDB Local + s3rver, logs usage per command, and Ctrl-C stops everything', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'mab-aws-local-'));
     const env = { ...process.env, DATA_DIR: dataDir, PORTS: 'free', TASKS: '1', LOG_LEVEL: 'debug' };
