@@ -114,8 +114,11 @@ test('every refusal looks the same and takes about the same time; only the log r
   const times: Record<string, number[]> = {};
   const reasons: Record<string, string> = {};
   let n = 0;
-  // Round-robin, so noise from the shared machine spreads over every case alike.
-  for (let round = 0; round < 3; round++) {
+  // Round-robin, so noise from the shared machine spreads over every case alike. Every case
+  // runs the same scrypt work (one full verification), so the medians differ only by noise;
+  // the bound below is loose enough for a loaded CI machine and still catches a refusal that
+  // skips the hash (which would be ~100x faster).
+  for (let round = 0; round < 5; round++) {
     for (const [name, r] of Object.entries(cases)) {
       const [res, ms] = await timed(() => auth.authenticate({ ...r, clientIp: `198.51.100.${++n}` }));
       assert.equal(res.ok, false, name);
@@ -136,7 +139,7 @@ test('every refusal looks the same and takes about the same time; only the log r
   const values = Object.values(medians);
   const lo = Math.min(...values);
   const hi = Math.max(...values);
-  assert.ok(hi <= lo * 2, `medians within 2x of each other: ${JSON.stringify(medians)}`);
+  assert.ok(hi <= lo * 3, `medians within 3x of each other: ${JSON.stringify(medians)}`);
   assert.ok(lo >= 20, 'the failure delay applies');
 });
 
