@@ -142,6 +142,8 @@ interface Candidate {
   headerBlock?: string | null;
   /** Decoded, folded header fields: [lower-cased name, value]. */
   fields?: Array<[string, string]>;
+  /** Decoded, folded values of single fields by lower-cased name (HEADER, FROM, SUBJECT...). */
+  fieldValues?: Map<string, string[]>;
   /** Decoded, folded text of the body parts. */
   bodyText?: string;
 }
@@ -212,12 +214,12 @@ class Evaluator {
       }
       case 'header': {
         if (level < INDEX || !c.msg) return U;
-        const fields = this.fields(c);
-        if (!fields) {
+        const values = this.field(c, n.field);
+        if (!values) {
           needs.header = true;
           return U;
         }
-        for (const [name, value] of fields) if (name === n.field && value.includes(n.needle)) return T;
+        for (const value of values) if (value.includes(n.needle)) return T;
         return F;
       }
       case 'body': {
@@ -242,6 +244,29 @@ class Evaluator {
         return fields ? F : U;
       }
     }
+  }
+
+  /**
+   * The decoded values of one field (lower-cased name), or null while the header block is not
+   * available. Only that field is decoded: a message's trace and signature fields (Received,
+   * DKIM-Signature...) are most of its header block and a SUBJECT or FROM key needs none of
+   * them.
+   */
+  private field(c: Candidate, name: string): string[] | null {
+    if (c.fields) return c.fields.filter(([n]) => n === name).map(([, v]) => v);
+    const cached = c.fieldValues?.get(name);
+    if (cached) return cached;
+    const block = c.headerBlock !== undefined ? c.headerBlock : c.msg!.index.header;
+    if (block === null || block === undefined) return null;
+    const out: string[] = [];
+    scanHeaderFields(block, (start, colon, end) => {
+      // The name may carry whitespace before the colon (obsolete syntax), never less than itself.
+      if (colon < 0 || colon - start < name.length) return;
+      if (fieldName(block, start, colon).toLowerCase() !== name) return;
+      out.push(foldForMatch(decodeHeaderValue(unfoldValue(block, colon, end))));
+    });
+    (c.fieldValues ??= new Map()).set(name, out);
+    return out;
   }
 
   /** The decoded header fields, or null while the header block is not available. */
@@ -408,6 +433,7 @@ export async function searchView(store: Store, view: MailboxView, criteria: Sear
         if (ev.eval(compiled.root, c, BLOB, { header: false, body: false }) === T) hit[c.idx] = 1;
         c.bodyText = undefined;
         c.fields = undefined;
+        c.fieldValues = undefined;
       }
     };
     await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, needBlob.length) }, worker));
