@@ -22,9 +22,11 @@ export async function sendMessage(s: Pop3Session, okText: string, source: Readab
     return s.send(err('Message is no longer available.'));
   }
   const stuffer = new DotStuffer();
-  await s.send(ok(okText));
   let headerLeft = limit ? limit.headerSize : Infinity;
   let linesLeft = limit ? limit.bodyLines : Infinity;
+  // The +OK line, the data and the final dot go out in as few writes as the chunks allow:
+  // a message that is one chunk (most are; see core/store/local/blobs.ts) is one write.
+  let out: Buffer[] = [Buffer.from(ok(okText), 'latin1')];
   try {
     while (!r.done && !s.conn.closed) {
       let chunk = r.value;
@@ -43,14 +45,18 @@ export async function sendMessage(s: Pop3Session, okText: string, source: Readab
         }
         if (linesLeft === 0) chunk = chunk.subarray(0, at);
       }
-      if (chunk.length) await s.send(stuffer.push(chunk));
+      if (chunk.length) out.push(stuffer.push(chunk));
       if (linesLeft === 0 && headerLeft === 0) break;
       r = await it.next();
+      if (r.done) break;
+      await s.send(out.length === 1 ? out[0]! : Buffer.concat(out));
+      out = [];
     }
   } finally {
     // Once the response has started, a read error can only end the session (the caller
     // rethrows into the session loop, which closes with -ERR).
     source.destroy();
   }
-  await s.send(stuffer.finish());
+  out.push(stuffer.finish());
+  await s.send(Buffer.concat(out));
 }
