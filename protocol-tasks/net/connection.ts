@@ -99,6 +99,22 @@ export class SocketConnection implements Connection {
   private paused = false;
   private ending = false;
   private finished = false;
+  /**
+   * The socket corked by the first write of this tick, uncorked on the next tick: the replies a
+   * command produces in one go (data, untagged updates, the tagged status) leave as one writev
+   * and usually one TCP segment instead of one each.
+   */
+  private corkedSock: net.Socket | null = null;
+  private readonly uncork = (): void => {
+    const s = this.corkedSock;
+    if (s === null) return;
+    this.corkedSock = null;
+    try {
+      s.uncork();
+    } catch {
+      // a destroyed socket has nothing left to send
+    }
+  };
   private reason: CloseReason | null = null;
   /** The reason to use when the socket closes (set by end() and timeouts). */
   private intended: CloseReason | null = null;
@@ -181,6 +197,11 @@ export class SocketConnection implements Connection {
     if (this.phase === 'handshake') return rejected('TLS negotiation in progress');
     let ok: boolean;
     try {
+      if (this.corkedSock === null) {
+        this.corkedSock = this.sock;
+        this.sock.cork();
+        process.nextTick(this.uncork);
+      }
       ok = this.sock.write(data);
     } catch (e) {
       this.lastError = e;
@@ -203,6 +224,8 @@ export class SocketConnection implements Connection {
     // Everything from here to the TLSSocket construction is synchronous: no read can
     // happen in between.
     this.phase = 'handshake';
+    // Whatever is corked goes out in clear before the reply and the handshake.
+    this.uncork();
     const raw = this.raw;
     raw.removeListener('data', this.onSockData);
     raw.pause();
@@ -426,6 +449,9 @@ export class SocketConnection implements Connection {
     this.reason = reason;
     for (const t of [this.idleTimer, this.deadlineTimer, this.writeTimer, this.lingerTimer]) if (t) clearTimeout(t);
     this.idleTimer = this.deadlineTimer = this.writeTimer = this.lingerTimer = null;
+    // What was written this tick (a BYE before a forced close) is handed to the kernel first,
+    // as it was before writes were corked.
+    this.uncork();
     try {
       this.sock.destroy();
     } catch {
