@@ -12,6 +12,8 @@
 // pass test/store/contract.ts unchanged.
 
 import type { Readable } from 'node:stream';
+import type { ImapForms } from '../mime/imap-forms.js';
+import type { SearchFieldName, SearchFields } from '../mime/search-fields.js';
 import type { MessageIndex } from '../mime/types.js';
 import type { MailboxProtocolSettings, ProtocolName, ProtocolSettings } from '../settings/schema.js';
 
@@ -80,6 +82,36 @@ export interface MessageMeta {
 export interface StoredMessage extends MessageMeta {
   /** Precomputed at delivery: envelope, body structure, header block and section offsets. */
   index: MessageIndex;
+}
+
+/**
+ * Parts of a stored message that getMessages can be asked for, so a caller reads only what it
+ * needs (an adapter may return more, e.g. the whole index):
+ *   structure  index.size, headerSize, envelope, root, truncated
+ *   header     index.header (null when too big to keep: read it from the blob) and headerSize
+ *   imap       `imap`: the precomputed ENVELOPE and BODYSTRUCTURE forms (core/mime/imap-forms.ts)
+ *              of the current IMAP_FORMS_VERSION, from an adapter that keeps them; else the
+ *              structure, to render them from
+ *   search     `search`: decoded, folded values of the common SEARCH fields
+ *              (core/mime/search-fields.ts) of the current SEARCH_FIELDS_VERSION, from an
+ *              adapter that keeps them; else the header (and its size), to compute them from
+ */
+export type MessagePart = 'structure' | 'header' | 'imap' | 'search';
+
+export interface MessageReadOptions {
+  /** The parts wanted. Default: the whole index (what getMessages returns without options). */
+  parts?: readonly MessagePart[];
+  /** With 'search': the fields whose values are wanted (default: all of them). */
+  searchFields?: readonly SearchFieldName[];
+}
+
+/** What getMessages returns when asked for parts: at least those parts (see MessagePart). */
+export interface MessageParts {
+  uid: number;
+  index: Partial<MessageIndex>;
+  imap?: ImapForms;
+  /** The SEARCH values of (at least) the fields asked for. */
+  search?: Partial<SearchFields>;
 }
 
 export interface NewMessage {
@@ -230,6 +262,11 @@ export interface Store {
   getMessage(accountId: string, folderId: string, uid: number): Promise<StoredMessage | null>;
   /** Batch read of full records (metadata + index) for the given UIDs; missing UIDs are omitted. */
   getMessages(accountId: string, folderId: string, uids: number[]): Promise<StoredMessage[]>;
+  /**
+   * Batch read of only some parts (see MessagePart) for the given UIDs, ascending by UID;
+   * missing UIDs are omitted. A full record is a valid answer (adapters may ignore `parts`).
+   */
+  getMessages(accountId: string, folderId: string, uids: number[], opts: MessageReadOptions): Promise<MessageParts[]>;
   updateFlags(accountId: string, folderId: string, update: FlagUpdate): Promise<FlagUpdateResult>;
   /** Removes the messages, writes 'expunge' journal entries; returns the UIDs actually removed. */
   expunge(accountId: string, folderId: string, uids: number[]): Promise<number[]>;

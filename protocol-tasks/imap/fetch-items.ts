@@ -4,12 +4,18 @@
 //   view metadata   FLAGS, UID, INTERNALDATE, RFC822.SIZE, MODSEQ: no store read at all
 //   message index   ENVELOPE, BODYSTRUCTURE, BODY, BODY[HEADER], BODY[HEADER.FIELDS (..)],
 //                   HEADER.FIELDS.NOT, RFC822.HEADER: store.getMessages in batches, never the
-//                   blob (unless the top-level header was too big to keep in the index)
+//                   blob (unless the top-level header was too big to keep in the index), and
+//                   only the parts the items need (MessagePart): ENVELOPE and BODYSTRUCTURE
+//                   from the wire forms the store keeps (else rendered from the structure),
+//                   header items from the header block alone
 //   message blob    every other section: only the octet range it needs, by ranged read;
 //                   big ranges are streamed with backpressure
 //
 // Partial fetches (<o.n>) count octets of the section as stored (the encoded form), so
 // clients can resume downloads by offset. Section labels repeat the client's text exactly.
+//
+// Messages whose items need no blob read are written synchronously, each response built as one
+// string and the output sent in large chunks.
 //
 // A message another session expunged but still in this view (RFC 2180 §4.1): its metadata
 // items are answered from the view; data that is gone is sent as NIL (sections) or left out
@@ -18,12 +24,12 @@
 
 import type { MessageIndex, MimePart } from '../../core/mime/types.js';
 import { findSection, sectionRange, selectHeaderFields } from '../../core/mime/index.js';
-import { StoreError, type ByteRange, type MessageMeta, type StoredMessage } from '../../core/store/port.js';
+import { bodyForm, bodyStructureForm, envelopeForm } from '../../core/mime/imap-forms.js';
+import { StoreError, type ByteRange, type MessageMeta, type MessagePart, type MessageParts } from '../../core/store/port.js';
 import type { FetchCommand, FetchItem, PartialRange } from './codec/commands/types.js';
 import { formatDateTime } from './codec/dates.js';
 import { resolveSeqSet, seqSetOutOfRange, uidIndexRanges, type SequenceSet } from './codec/sequence.js';
 import { ResponseWriter } from './codec/serialize.js';
-import { bodyStructureValue, bodyValue, envelopeValue } from './codec/structure.js';
 import type { MailboxView } from './mailbox-view.js';
 import { bad, no, ok, type Done, type ImapSession } from './session.js';
 
@@ -93,12 +99,20 @@ function isNotFound(e: unknown): boolean {
 // ---------------------------------------------------------------------------------------
 // Plan: which sources the requested items need.
 
-type SimpleName = 'FLAGS' | 'UID' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODYSTRUCTURE' | 'BODY' | 'MODSEQ';
+/** What was read of a message's stored index (the parts the plan asked for). */
+type PartialIndex = Partial<MessageIndex>;
 
 interface Plan {
   items: FetchItem[];
   /** Some item needs the stored index (envelope, structure, section offsets, header). */
   needIndex: boolean;
+  /** The parts of the index the items need (store.getMessages reads only these). */
+  parts: MessagePart[];
+  /**
+   * Every item is served from the view and the index alone (no blob read) as long as the
+   * message's header block is kept in the index: the message is written synchronously.
+   */
+  sync: boolean;
   /** Some item sets \Seen (non-peek body section) and the mailbox is writable. */
   setsSeen: boolean;
   hasFlags: boolean;
@@ -109,6 +123,13 @@ interface Plan {
 /** Section items served from the whole blob without offsets: BODY[] / RFC822 (with partial). */
 function isWholeMessage(it: FetchItem): boolean {
   return it.type === 'section' && it.section.part.length === 0 && it.section.text === null;
+}
+
+/** Top-level HEADER, HEADER.FIELDS and HEADER.FIELDS.NOT: served from the stored header block. */
+function isTopHeader(it: FetchItem): it is Extract<FetchItem, { type: 'section' }> {
+  if (it.type !== 'section' || it.section.part.length !== 0) return false;
+  const t = it.section.text;
+  return t === 'HEADER' || t === 'HEADER.FIELDS' || t === 'HEADER.FIELDS.NOT';
 }
 
 function makePlan(cmd: FetchCommand, readOnly: boolean, withModseq: boolean): Plan {
@@ -127,23 +148,42 @@ function makePlan(cmd: FetchCommand, readOnly: boolean, withModseq: boolean): Pl
   if (withModseq) add({ type: 'MODSEQ' }, 'MODSEQ');
   let needIndex = false;
   let setsSeen = false;
+  let sync = true;
+  const parts = new Set<MessagePart>();
   for (const it of items) {
     switch (it.type) {
       case 'ENVELOPE':
       case 'BODYSTRUCTURE':
+        needIndex = true;
+        parts.add('imap');
+        break;
       case 'BODY':
+        needIndex = true;
+        parts.add('structure');
+        break;
       case 'binary':
       case 'binary.size':
         needIndex = true;
+        sync = false;
+        parts.add('structure');
         break;
       case 'section':
-        if (!isWholeMessage(it)) needIndex = true;
+        if (isTopHeader(it)) {
+          needIndex = true;
+          parts.add('header');
+        } else {
+          sync = false;
+          if (!isWholeMessage(it)) {
+            needIndex = true;
+            parts.add('structure');
+          }
+        }
         break;
     }
     if ((it.type === 'section' || it.type === 'binary') && !it.peek && !readOnly) setsSeen = true;
   }
   const readsBlob = items.some((it) => it.type === 'section' || it.type === 'binary' || it.type === 'binary.size');
-  return { items, needIndex, setsSeen, hasFlags: seen.has('FLAGS'), readsBlob };
+  return { items, needIndex, parts: [...parts], sync, setsSeen, hasFlags: seen.has('FLAGS'), readsBlob };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -165,6 +205,11 @@ class FetchOutput {
   /** Counts octets that were added to the writer (for the flush threshold). */
   added(n: number): void {
     this.pending += n;
+  }
+
+  /** Enough output has piled up to be sent before going on. */
+  get full(): boolean {
+    return this.pending >= FLUSH_BYTES;
   }
 
   async maybeFlush(): Promise<void> {
@@ -236,23 +281,33 @@ type SectionData = { kind: 'bytes'; data: Buffer } | { kind: 'range'; range: Byt
 
 const EMPTY: SectionData = { kind: 'empty' };
 
-function resolveSection(it: Extract<FetchItem, { type: 'section' }>, meta: MessageMeta, index: MessageIndex | null): SectionData {
+function resolveSection(it: Extract<FetchItem, { type: 'section' }>, meta: MessageMeta, pidx: PartialIndex | null): SectionData {
   const { part, text, fields } = it.section;
-  if (part.length === 0 && text === null) return { kind: 'range', range: { start: 0, end: index?.size ?? meta.size } };
-  if (!index) return EMPTY;
+  if (part.length === 0 && text === null) return { kind: 'range', range: { start: 0, end: pidx?.size ?? meta.size } };
+  if (!pidx) return EMPTY;
+  // The plan read the parts this section needs: the header (and its size) for a top-level
+  // header section, the structure for every other.
+  const index = pidx as MessageIndex;
   if (text === 'HEADER.FIELDS' || text === 'HEADER.FIELDS.NOT') {
     const not = text === 'HEADER.FIELDS.NOT';
-    if (part.length === 0 && index.header !== null) {
+    if (part.length === 0 && typeof index.header === 'string') {
       return { kind: 'bytes', data: Buffer.from(selectHeaderFields(index.header, fields ?? [], not), 'latin1') };
     }
     const r = sectionRange(index, part, 'HEADER');
     return r ? { kind: 'range', range: r, fields: { names: fields ?? [], not } } : EMPTY;
   }
-  if (part.length === 0 && text === 'HEADER' && index.header !== null) {
+  if (part.length === 0 && text === 'HEADER' && typeof index.header === 'string') {
     return { kind: 'bytes', data: Buffer.from(index.header, 'latin1') };
   }
   const r = sectionRange(index, part, text ?? '');
   return r ? { kind: 'range', range: r } : EMPTY;
+}
+
+/** The section text of a top-level header item from a kept header block (binary string). */
+function topHeaderText(it: Extract<FetchItem, { type: 'section' }>, header: string): string {
+  const text = it.section.text;
+  if (text === 'HEADER') return header;
+  return selectHeaderFields(header, it.section.fields ?? [], text === 'HEADER.FIELDS.NOT');
 }
 
 // ---------------------------------------------------------------------------------------
@@ -350,7 +405,7 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
   let unknownCte = false;
 
   // Index reads for the next batch run while the current one is written.
-  type IndexResult = { ok: true; map: Map<number, StoredMessage> } | { ok: false; error: unknown };
+  type IndexResult = { ok: true; map: Map<number, MessageParts> } | { ok: false; error: unknown };
   const liveOf = (from: number) =>
     targets!
       .slice(from, from + BATCH)
@@ -358,8 +413,12 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
       .map((t) => t.uid);
   const loadIndex = (uids: number[]): Promise<IndexResult> | null =>
     plan.needIndex && uids.length > 0
-      ? s.store.getMessages(view.accountId, view.folder.id, uids).then(
-          (list): IndexResult => ({ ok: true, map: new Map(list.map((m) => [m.uid, m])) }),
+      ? s.store.getMessages(view.accountId, view.folder.id, uids, { parts: plan.parts }).then(
+          (list): IndexResult => {
+            const map = new Map<number, MessageParts>();
+            for (const m of list) map.set(m.uid, m);
+            return { ok: true, map };
+          },
           (error: unknown): IndexResult => ({ ok: false, error }),
         )
       : null;
@@ -370,7 +429,7 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
     const batch = targets.slice(i, i + BATCH);
     const live = batch.filter((t) => !view.isExpunged(t.uid)).map((t) => t.uid);
 
-    let stored: Map<number, StoredMessage> | null = null;
+    let stored: Map<number, MessageParts> | null = null;
     const loaded = nextIndex ? await nextIndex : null;
     nextIndex = i + BATCH < targets.length ? loadIndex(liveOf(i + BATCH)) : null;
     if (loaded && !loaded.ok) {
@@ -399,7 +458,7 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
       }
     }
 
-    if (plan.readsBlob) {
+    if (plan.readsBlob && !plan.sync) {
       for (const t of batch) {
         const rec = stored ? stored.get(t.uid) ?? null : null;
         planReads(reader, plan, view.meta.get(t.uid)!, view.isExpunged(t.uid), plan.needIndex && !rec, rec ? rec.index : null);
@@ -411,11 +470,18 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
       const meta = view.meta.get(t.uid)!;
       const gone = view.isExpunged(t.uid);
       const rec = stored ? stored.get(t.uid) ?? null : null;
-      const index = rec ? rec.index : null;
-      const r = await writeMessage(s, out, reader, plan, t, meta, gone || (plan.needIndex && !rec), index, newlySeen.has(t.uid));
+      const unavailable = gone || (plan.needIndex && !rec);
+      let r: WriteResult;
+      // A sync plan reads the blob only for a header block too big to keep in the index.
+      if (plan.sync && (unavailable || !plan.readsBlob || typeof rec?.index.header === 'string')) {
+        r = writeMessageSync(s, out, plan, t, meta, unavailable, rec, newlySeen.has(t.uid));
+        if (out.full) await out.flush();
+      } else {
+        r = await writeMessage(s, out, reader, plan, t, meta, unavailable, rec, newlySeen.has(t.uid));
+        await out.maybeFlush();
+      }
       if (r.missing) missing = true;
       if (r.unknownCte) unknownCte = true;
-      await out.maybeFlush();
     }
     await out.flush();
     reader.clear();
@@ -427,10 +493,12 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
 }
 
 /** Announces the blob reads writeMessage will make for one message, in the same order. */
-function planReads(reader: BlobReader, plan: Plan, meta: MessageMeta, expunged: boolean, noIndex: boolean, index: MessageIndex | null): void {
+function planReads(reader: BlobReader, plan: Plan, meta: MessageMeta, expunged: boolean, noIndex: boolean, pidx: PartialIndex | null): void {
+  const index = pidx as MessageIndex | null;
   for (const it of plan.items) {
     if (it.type === 'section') {
       if ((expunged || noIndex) && !(isWholeMessage(it) && !expunged)) continue;
+      if (isTopHeader(it) && typeof index?.header === 'string') continue; // no blob read
       const sd = resolveSection(it, meta, index);
       if (sd.kind !== 'range') continue;
       reader.plan(meta.blobKey, sd.fields ? sd.range : partialRange(sd.range, it.partial));
@@ -444,8 +512,107 @@ function planReads(reader: BlobReader, plan: Plan, meta: MessageMeta, expunged: 
   }
 }
 
+/** `(\Seen \Flagged)`: remembered per flag list (the view shares equal lists between messages). */
+const flagsTexts = new WeakMap<readonly string[], string>();
 function flagsText(flags: readonly string[]): string {
-  return `(${flags.join(' ')})`;
+  let t = flagsTexts.get(flags);
+  if (t === undefined) {
+    t = `(${flags.join(' ')})`;
+    flagsTexts.set(flags, t);
+  }
+  return t;
+}
+
+interface WriteResult {
+  missing: boolean;
+  unknownCte: boolean;
+}
+
+/**
+ * The text of an item served from the view's metadata or the stored index without I/O (with
+ * its name, no leading space), '' when it has nothing to write for this message, or null when
+ * it needs the blob. Sets r.missing for data that is gone.
+ */
+function itemText(s: ImapSession, it: FetchItem, t: Target, meta: MessageMeta, rec: MessageParts | null, r: WriteResult): string | null {
+  switch (it.type) {
+    case 'UID':
+      return `UID ${t.uid}`;
+    case 'FLAGS':
+      return `FLAGS ${flagsText(meta.flags)}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE "${formatDateTime(meta.internalDate)}"`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${meta.size}`;
+    case 'MODSEQ':
+      return `MODSEQ (${meta.modseq})`;
+    case 'ENVELOPE':
+    case 'BODYSTRUCTURE':
+    case 'BODY': {
+      if (!rec) {
+        r.missing = true;
+        return '';
+      }
+      const utf8 = s.utf8;
+      const index = rec.index as MessageIndex;
+      if (it.type === 'BODY') return 'BODY ' + bodyForm(index.root, { utf8 });
+      // The forms the store keeps (for a UTF8=ACCEPT session, its own when they differ), else
+      // rendered from the index.
+      const forms = rec.imap ? (utf8 && rec.imap.utf8 ? rec.imap.utf8 : rec.imap) : null;
+      if (it.type === 'ENVELOPE') return 'ENVELOPE ' + (forms ? forms.envelope : envelopeForm(index.envelope, { utf8 }));
+      return 'BODYSTRUCTURE ' + (forms ? forms.bodyStructure : bodyStructureForm(index.root, { utf8 }));
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * writeMessage for a sync plan (see Plan.sync) when the message's header block, if needed, is
+ * in the index: no I/O, one string per response.
+ */
+function writeMessageSync(
+  s: ImapSession,
+  out: FetchOutput,
+  plan: Plan,
+  t: Target,
+  metaIn: MessageMeta,
+  unavailable: boolean,
+  rec: MessageParts | null,
+  newlySeen: boolean,
+): WriteResult {
+  const r: WriteResult = { missing: false, unknownCte: false };
+  const w = out.writer;
+  const meta = s.selected!.meta.get(t.uid) ?? metaIn;
+  let line = '';
+  let count = 0;
+  for (const it of plan.items) {
+    let text = itemText(s, it, t, meta, rec, r);
+    if (text === '') continue;
+    if (text === null) {
+      // A top-level header section (the only other kind in a sync plan).
+      const sec = it as Extract<FetchItem, { type: 'section' }>;
+      const header = rec?.index.header;
+      if (unavailable || typeof header !== 'string') {
+        r.missing = true;
+        text = sec.label + ' NIL';
+      } else {
+        let data = topHeaderText(sec, header);
+        if (sec.partial) data = data.slice(Math.min(data.length, sec.partial.offset), Math.min(data.length, sec.partial.offset + sec.partial.length));
+        // The line so far, then the string (quoted or literal, by the codec's rule).
+        w.text(count++ === 0 ? `* ${t.seq} FETCH (${line}${sec.label} ` : `${line} ${sec.label} `);
+        w.binaryString(data);
+        out.added(data.length + line.length);
+        line = '';
+        continue;
+      }
+    }
+    line += count++ === 0 ? `* ${t.seq} FETCH (${text}` : ' ' + text;
+  }
+  if (count === 0) return r;
+  if (newlySeen && !plan.hasFlags) line += ` FLAGS ${flagsText(meta.flags)}`;
+  w.text(line + ')\r\n');
+  out.added(line.length + 3);
+  return r;
 }
 
 /**
@@ -460,10 +627,12 @@ async function writeMessage(
   t: Target,
   metaIn: MessageMeta,
   unavailable: boolean,
-  index: MessageIndex | null,
+  rec: MessageParts | null,
   newlySeen: boolean,
-): Promise<{ missing: boolean; unknownCte: boolean }> {
+): Promise<WriteResult> {
   const w = out.writer;
+  const index = rec ? rec.index : null;
+  const result: WriteResult = { missing: false, unknownCte: false };
   let missing = false;
   let unknownCte = false;
   let count = 0;
@@ -476,36 +645,19 @@ async function writeMessage(
     const meta = s.selected!.meta.get(t.uid) ?? metaIn;
     switch (it.type) {
       case 'UID':
-        sep();
-        w.text(`UID ${t.uid}`);
-        break;
       case 'FLAGS':
-        sep();
-        w.text(`FLAGS ${flagsText(meta.flags)}`);
-        break;
       case 'INTERNALDATE':
-        sep();
-        w.text(`INTERNALDATE "${formatDateTime(meta.internalDate)}"`);
-        break;
       case 'RFC822.SIZE':
-        sep();
-        w.text(`RFC822.SIZE ${meta.size}`);
-        break;
       case 'MODSEQ':
-        sep();
-        w.text(`MODSEQ (${meta.modseq})`);
-        break;
       case 'ENVELOPE':
       case 'BODYSTRUCTURE':
       case 'BODY': {
-        if (!index) {
-          missing = true;
-          break;
+        const text = itemText(s, it, t, meta, rec, result);
+        if (text) {
+          sep();
+          w.text(text);
+          out.added(text.length);
         }
-        sep();
-        const name = it.type as SimpleName;
-        w.text(name + ' ');
-        w.value(name === 'ENVELOPE' ? envelopeValue(index.envelope) : name === 'BODY' ? bodyValue(index.root) : bodyStructureValue(index.root));
         break;
       }
       case 'section': {
@@ -565,7 +717,7 @@ async function writeMessage(
           missing = true;
           break;
         }
-        const bp = binaryPart(index, it.part);
+        const bp = binaryPart(index as MessageIndex, it.part);
         if (!bp) {
           sep();
           w.text(it.type === 'binary.size' ? `${it.label} 0` : `${it.label} ""`);
@@ -613,7 +765,7 @@ async function writeMessage(
     w.text(')\r\n');
     out.added(24);
   }
-  return { missing, unknownCte };
+  return { missing: missing || result.missing, unknownCte };
 }
 
 type ReadResult = { ok: true; data: Buffer | null } | { ok: false; error: unknown };

@@ -15,7 +15,7 @@ import { openLocalStore } from '../../core/store/local/index.js';
 import type { BlobStore, Store } from '../../core/store/port.js';
 import { formatDateTime } from '../../protocol-tasks/imap/codec/dates.js';
 import { serializeValue } from '../../protocol-tasks/imap/codec/serialize.js';
-import { bodyStructureValue, bodyValue, envelopeValue } from '../../protocol-tasks/imap/codec/structure.js';
+import { bodyStructureValue, bodyValue, envelopeValue } from '../helpers/structure-oracle.js';
 import { PASSWORD, USER, startTestServer, type TestServer } from '../helpers/server.js';
 import { ImapTestClient, fetches, parseFetch, type FetchData } from './fetch-client.js';
 

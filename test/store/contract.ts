@@ -9,8 +9,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
+import { imapForms } from '../../core/mime/imap-forms.js';
+import { searchFields } from '../../core/mime/search-fields.js';
+import type { MessageIndex } from '../../core/mime/types.js';
 import { defaultProtocolSettings } from '../../core/settings/schema.js';
-import type { Account, Folder, Store } from '../../core/store/port.js';
+import type { Account, Folder, MessagePart, Store } from '../../core/store/port.js';
 import { deliver, newAccount, putMessage, rawMessage, rejectsWith } from './fixtures.js';
 
 export interface ContractHandle {
@@ -366,6 +369,41 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
         assert.deepEqual(uidsOf(full).sort((a, b) => a - b), [2, 5]);
         const five = full.find((m) => m.uid === 5)!;
         assert.equal(five.index.envelope.subject, 's4');
+      });
+
+      it('reads only the parts asked for (at least those), for dense and sparse UID sets', async () => {
+        const sent = new Map<number, MessageIndex>();
+        for (let i = 0; i < 12; i++) {
+          const { raw: _raw, ...m } = await putMessage(store, acct.id, { subject: `part ${i}` });
+          sent.set((await store.appendMessage(acct.id, inbox.id, m)).uid, m.index);
+        }
+        await store.expunge(acct.id, inbox.id, [4]);
+        sent.delete(4);
+        const all: MessagePart[] = ['structure', 'header', 'imap', 'search'];
+        for (const list of [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [12, 1, 6, 6, 40], [3, 4, 5], [4], []]) {
+          const want = [...new Set(list)].filter((u) => sent.has(u)).sort((a, b) => a - b);
+          for (const parts of [...all.map((p) => [p]), all]) {
+            const got = await store.getMessages(acct.id, inbox.id, list, { parts });
+            assert.deepEqual(uidsOf(got), want, `${parts.join('+')} of ${list.join(',')}`);
+            for (const m of got) {
+              const ix = sent.get(m.uid)!;
+              const has = (p: MessagePart) => parts.includes(p);
+              if (has('structure')) {
+                const { header: _h, ...structure } = ix;
+                assert.deepEqual({ ...structure, ...m.index, header: undefined }, { ...structure, header: undefined });
+                assert.deepEqual(m.index.envelope, ix.envelope);
+                assert.deepEqual(m.index.root, ix.root);
+              }
+              if (has('header')) assert.deepEqual([m.index.header, m.index.headerSize], [ix.header, ix.headerSize]);
+              // Kept forms and values are those of the index; without them, what to compute them from.
+              if (m.imap !== undefined) assert.deepEqual(m.imap, imapForms(ix));
+              else if (has('imap')) assert.deepEqual([m.index.envelope, m.index.root], [ix.envelope, ix.root]);
+              if (m.search !== undefined) assert.deepEqual(m.search, searchFields(ix.header!));
+              else if (has('search')) assert.equal(m.index.header, ix.header);
+            }
+          }
+        }
+        await rejectsWith(store.getMessages(acct.id, randomUUID(), [1], { parts: ['header'] }), 'NONEXISTENT');
       });
 
       it('gives APPEND after EXPUNGE of everything a higher UID (D26)', async () => {

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openLocalStore, type LocalStore, type LocalStoreOptions } from '../../core/store/local/index.js';
+import { SCHEMA_VERSION } from '../../core/store/local/schema.js';
 import type { Store } from '../../core/store/port.js';
 import { storeContract } from './contract.js';
 import { deliver, newAccount, putMessage, rawMessage, rejectsWith } from './fixtures.js';
@@ -309,7 +310,7 @@ describe('local store only', () => {
     assert.equal((await again.getFolderByName(acct.id, 'B'))?.subscribed, false);
     await again.close();
     const check = new Database(join(dir, 'meta.sqlite3'), { readonly: true });
-    assert.equal(check.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value, 2);
+    assert.equal(check.prepare<[], { value: number }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value, SCHEMA_VERSION);
     check.close();
   });
 });

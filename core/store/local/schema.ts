@@ -1,9 +1,13 @@
 // SQLite schema of the local store. It mirrors the DynamoDB model of DESIGN §4: every read the
 // port makes is a primary-key lookup or a range on a key prefix.
 
+import type Database from 'better-sqlite3';
+
 // 1: initial. 2: subscriptions table (seeded from the legacy folders.subscribed column, which
-//    is no longer read or written beyond its NOT NULL default).
-export const SCHEMA_VERSION = 2;
+//    is no longer read or written beyond its NOT NULL default). 3: message_index (one JSON
+//    row per message) split into message_structure and message_header, plus the derived
+//    message_forms and message_search (filled in the background after the migration).
+export const SCHEMA_VERSION = 3;
 
 export const SCHEMA_SQL = `
 -- Small counters and markers: 'schema_version', 'uid_validity' (last UIDVALIDITY handed out;
@@ -59,11 +63,49 @@ CREATE TABLE IF NOT EXISTS messages (
   PRIMARY KEY (folder_id, uid)
 ) WITHOUT ROWID;
 
--- The MessageIndex (envelope, body structure, header block), read only when asked for.
-CREATE TABLE IF NOT EXISTS message_index (
+-- The MessageIndex, split by how it is read (core/store/local/message-data.ts), each table
+-- keyed by (folder_id, uid) and read by UID ranges. Rows of about a kilobyte or more live in
+-- rowid tables (a WITHOUT ROWID table keeps under about 1 KB of a row in the b-tree page and
+-- puts the rest on overflow pages), found through their unique (folder_id, uid) index.
+CREATE TABLE IF NOT EXISTS message_structure (
   folder_id TEXT NOT NULL,
   uid       INTEGER NOT NULL,
-  idx       TEXT NOT NULL,              -- JSON MessageIndex, opaque to the store
+  structure TEXT NOT NULL,              -- JSON MessageIndex without its header block
+  UNIQUE (folder_id, uid),
+  FOREIGN KEY (folder_id, uid) REFERENCES messages(folder_id, uid) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS message_header (
+  folder_id   TEXT NOT NULL,
+  uid         INTEGER NOT NULL,
+  header_size INTEGER NOT NULL,
+  header      TEXT,                     -- the top-level header block (binary string); NULL when too big to keep
+  UNIQUE (folder_id, uid),
+  FOREIGN KEY (folder_id, uid) REFERENCES messages(folder_id, uid) ON DELETE CASCADE
+);
+-- Derived data, recomputed when v is not the version of the code that reads it.
+-- IMAP wire forms (core/mime/imap-forms.ts); the *8 columns only when the UTF8=ACCEPT form differs.
+CREATE TABLE IF NOT EXISTS message_forms (
+  folder_id      TEXT NOT NULL,
+  uid            INTEGER NOT NULL,
+  v              INTEGER NOT NULL,
+  envelope       TEXT NOT NULL,
+  bodystructure  TEXT NOT NULL,
+  envelope8      TEXT,
+  bodystructure8 TEXT,
+  UNIQUE (folder_id, uid),
+  FOREIGN KEY (folder_id, uid) REFERENCES messages(folder_id, uid) ON DELETE CASCADE
+);
+-- Decoded, folded SEARCH values (core/mime/search-fields.ts); v = 0 when the header block was
+-- too big to keep (then SEARCH reads it from the blob).
+CREATE TABLE IF NOT EXISTS message_search (
+  folder_id TEXT NOT NULL,
+  uid       INTEGER NOT NULL,
+  v         INTEGER NOT NULL,
+  subject   TEXT,
+  from_     TEXT,
+  to_       TEXT,
+  cc        TEXT,
+  bcc       TEXT,
   PRIMARY KEY (folder_id, uid),
   FOREIGN KEY (folder_id, uid) REFERENCES messages(folder_id, uid) ON DELETE CASCADE
 ) WITHOUT ROWID;
@@ -106,10 +148,37 @@ CREATE INDEX IF NOT EXISTS append_ids_by_time ON append_ids (created_at);
 `;
 
 /** Run once when a data directory of an older schema is opened (inside the opening transaction). */
-export const MIGRATIONS: ReadonlyArray<{ to: number; sql: string }> = [
+export const MIGRATIONS: ReadonlyArray<{ to: number; sql?: string; run?: (db: Database.Database) => void }> = [
   {
     to: 2,
     sql: `INSERT OR IGNORE INTO subscriptions (account_id, name)
           SELECT account_id, name FROM folders WHERE subscribed <> 0;`,
+  },
+  {
+    // The JSON index of each message split into structure and header (in JS: the header is a
+    // binary string and must come out byte for byte). The derived tables are left to the
+    // background backfill, so a big data directory opens quickly.
+    to: 3,
+    run: (db) => {
+      const has = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'message_index'`).get();
+      if (has === undefined) return;
+      const page = db.prepare<[string, number], { folder_id: string; uid: number; idx: string }>(
+        'SELECT folder_id, uid, idx FROM message_index WHERE (folder_id, uid) > (?, ?) ORDER BY folder_id, uid LIMIT 500',
+      );
+      const putStructure = db.prepare('INSERT OR REPLACE INTO message_structure (folder_id, uid, structure) VALUES (?, ?, ?)');
+      const putHeader = db.prepare('INSERT OR REPLACE INTO message_header (folder_id, uid, header_size, header) VALUES (?, ?, ?, ?)');
+      let after: [string, number] = ['', 0];
+      for (;;) {
+        const rows = page.all(after[0], after[1]);
+        for (const r of rows) {
+          const { header, ...rest } = JSON.parse(r.idx) as { header?: unknown; headerSize: number };
+          putStructure.run(r.folder_id, r.uid, JSON.stringify(rest));
+          putHeader.run(r.folder_id, r.uid, rest.headerSize, typeof header === 'string' ? header : null);
+        }
+        if (rows.length < 500) break;
+        after = [rows[rows.length - 1]!.folder_id, rows[rows.length - 1]!.uid];
+      }
+      db.exec('DROP TABLE message_index');
+    },
   },
 ];

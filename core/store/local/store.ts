@@ -42,10 +42,15 @@ import {
   type SpecialUse,
   type Store,
   type StoredMessage,
+  type MessagePart,
+  type MessageParts,
+  type MessageReadOptions,
 } from '../port.js';
+import { SEARCH_FIELD_NAMES, isSearchFieldName, type SearchFieldName } from '../../mime/search-fields.js';
 import type { MessageIndex } from '../../mime/types.js';
 import type { MailboxProtocolSettings, ProtocolName, ProtocolSettings } from '../../settings/schema.js';
 import { LocalBlobStore, validateBlobKey } from './blobs.js';
+import { DERIVED_VERSION, MessageData, prepareIndex, rowsByUid } from './message-data.js';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import {
   MAX_UID,
@@ -247,10 +252,10 @@ function prepareStatements(db: Database.Database) {
     messageRange: db.prepare<[string, number, number], MessageRow>(
       'SELECT * FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid',
     ),
-    messageFull: db.prepare<[string, number], MessageRow & { idx: string }>(
-      `SELECT m.*, i.idx FROM messages m JOIN message_index i ON i.folder_id = m.folder_id AND i.uid = m.uid
-       WHERE m.folder_id = ? AND m.uid = ?`,
-    ),
+    messageKeyed: {
+      range: db.prepare<[string, number, number], MessageRow>('SELECT * FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
+      point: db.prepare<[string, number], MessageRow>('SELECT * FROM messages WHERE folder_id = ? AND uid = ?'),
+    },
     messageBlobKeys: db.prepare<[string], { blob_key: string }>('SELECT blob_key FROM messages WHERE folder_id = ?'),
     messageInsert: db.prepare(
       `INSERT INTO messages (folder_id, uid, modseq, flags, internal_date, size, blob_key)
@@ -258,10 +263,6 @@ function prepareStatements(db: Database.Database) {
     ),
     messageFlags: db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?'),
     messageDelete: db.prepare('DELETE FROM messages WHERE folder_id = ? AND uid = ?'),
-    indexInsert: db.prepare('INSERT INTO message_index (folder_id, uid, idx) VALUES (?, ?, ?)'),
-    indexCopy: db.prepare(
-      'INSERT INTO message_index (folder_id, uid, idx) SELECT ?, ?, idx FROM message_index WHERE folder_id = ? AND uid = ?',
-    ),
 
     journalInsert: db.prepare('INSERT INTO journal (folder_id, modseq, uid, kind, flags, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
     journalSince: db.prepare<[string, number, number], JournalRow>(
@@ -304,6 +305,8 @@ export class LocalStore implements Store {
   private readonly maxSubscriptions: number;
   private readonly maxFlags: number;
   private readonly maxUids: number;
+  private readonly data: MessageData;
+  private backfillTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastPrune = 0;
   private readonly queue: Array<{ fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
@@ -332,20 +335,53 @@ export class LocalStore implements Store {
           const v = this.db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?').get('schema_version');
           if (v === undefined) {
             this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
+            this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run('derived_version', DERIVED_VERSION);
           } else if (v.value > SCHEMA_VERSION) {
             throw new Error(`data directory has schema ${v.value}, newer than this code (${SCHEMA_VERSION})`);
           } else if (v.value < SCHEMA_VERSION) {
-            for (const m of MIGRATIONS) if (m.to > v.value) this.db.exec(m.sql);
+            for (const m of MIGRATIONS) {
+              if (m.to <= v.value) continue;
+              if (m.sql !== undefined) this.db.exec(m.sql);
+              m.run?.(this.db);
+            }
             this.db.prepare('UPDATE meta SET value = ? WHERE key = ?').run(SCHEMA_VERSION, 'schema_version');
           }
         })
         .immediate();
       this.q = prepareStatements(this.db);
+      this.data = new MessageData(this.db);
     } catch (e) {
       this.db.close();
       throw mapError(e);
     }
     this.maybePrune();
+    if (this.q.metaGet.get('derived_version')?.value !== DERIVED_VERSION) this.scheduleBackfill(0);
+  }
+
+  /**
+   * Derived rows (IMAP forms, SEARCH values) of an older version, or missing after a migration,
+   * are rewritten in the background, a few hundred messages per transaction; until then reads
+   * compute them. The meta marker records that every row is current.
+   */
+  private scheduleBackfill(delayMs: number): void {
+    if (this.closed || this.backfillTimer !== null) return;
+    this.backfillTimer = setTimeout(() => {
+      this.backfillTimer = null;
+      if (this.closed) return;
+      let done = false;
+      try {
+        done = this.writeNow(() => {
+          const end = this.data.backfillStep(200);
+          if (end) this.q.metaSet.run('derived_version', DERIVED_VERSION);
+          return end;
+        });
+      } catch {
+        this.scheduleBackfill(1000); // busy (another process writing): try again later
+        return;
+      }
+      if (!done) this.scheduleBackfill(0);
+    }, delayMs);
+    this.backfillTimer.unref();
   }
 
   // ---- transactions ----
@@ -502,7 +538,7 @@ export class LocalStore implements Store {
       const newUid = this.nextUid(dst);
       const modseq = this.journal(dst, newUid, 'new', m.flags, now);
       this.q.messageInsert.run({ ...m, folder_id: dst.id, uid: newUid, modseq });
-      this.q.indexCopy.run(dst.id, newUid, src.id, uid);
+      this.data.copy(src.id, uid, dst.id, newUid);
       this.q.refInc.run(m.blob_key);
       dst.message_count++;
       dst.total_size += m.size;
@@ -739,7 +775,7 @@ export class LocalStore implements Store {
     const flags = canonicalFlags(msg.flags);
     if (flags.length > this.maxFlags) throw new StoreError(`too many flags (max ${this.maxFlags})`, 'LIMIT');
     const flagsJson = JSON.stringify(flags);
-    const indexJson = JSON.stringify(checkObject(msg.index, 'index'));
+    const prepared = prepareIndex(checkObject(msg.index, 'index') as MessageIndex);
     const appendId = msg.appendId === undefined ? undefined : checkString(msg.appendId, 'append id', 256);
     const now = this.now();
     const result = await this.write((): AppendResult => {
@@ -764,7 +800,7 @@ export class LocalStore implements Store {
         size,
         blob_key: blobKey,
       });
-      this.q.indexInsert.run(f.id, uid, indexJson);
+      this.data.insert(f.id, uid, prepared);
       this.q.refInc.run(blobKey);
       f.message_count++;
       f.total_size += size;
@@ -790,20 +826,27 @@ export class LocalStore implements Store {
     return this.read(() => {
       const f = this.folderRow(accountId, folderId);
       if (!Number.isInteger(uid)) return null;
-      const r = this.q.messageFull.get(f.id, uid);
-      return r === undefined ? null : { ...toMeta(r), index: JSON.parse(r.idx) as MessageIndex };
+      const r = this.q.message.get(f.id, uid);
+      const index = r === undefined ? undefined : this.data.readFull(f.id, [uid]).get(uid);
+      return r === undefined || index === undefined ? null : { ...toMeta(r), index };
     });
   }
 
-  /** Ascending by UID; missing UIDs are omitted. */
-  async getMessages(accountId: string, folderId: string, uids: number[]): Promise<StoredMessage[]> {
+  /** Ascending by UID; missing UIDs are omitted. With `parts`, only those parts are read. */
+  async getMessages(accountId: string, folderId: string, uids: number[]): Promise<StoredMessage[]>;
+  async getMessages(accountId: string, folderId: string, uids: number[], opts: MessageReadOptions): Promise<MessageParts[]>;
+  async getMessages(accountId: string, folderId: string, uids: number[], opts?: MessageReadOptions): Promise<StoredMessage[] | MessageParts[]> {
     const list = checkUids(uids, this.maxUids);
+    const parts = opts?.parts === undefined ? null : checkParts(opts.parts);
     return this.read(() => {
       const f = this.folderRow(accountId, folderId);
+      if (parts !== null) return this.data.readParts(f.id, list, parts, checkSearchFields(opts?.searchFields));
+      const metas = rowsByUid(this.q.messageKeyed, f.id, list, (r) => r.uid);
+      const indexes = this.data.readFull(f.id, list);
       const out: StoredMessage[] = [];
-      for (const uid of list) {
-        const r = this.q.messageFull.get(f.id, uid);
-        if (r !== undefined) out.push({ ...toMeta(r), index: JSON.parse(r.idx) as MessageIndex });
+      for (const r of metas) {
+        const index = indexes.get(r.uid);
+        if (index !== undefined) out.push({ ...toMeta(r), index });
       }
       return out;
     });
@@ -992,9 +1035,35 @@ export class LocalStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.backfillTimer !== null) clearTimeout(this.backfillTimer);
+    this.backfillTimer = null;
     while (this.queue.length > 0) this.flush(); // writes already accepted still commit
     this.db.close();
   }
+}
+
+const PARTS: ReadonlySet<string> = new Set<MessagePart>(['structure', 'header', 'imap', 'search']);
+
+/** The parts asked for; none at all reads the structure (which tells which messages exist). */
+function checkParts(parts: unknown): ReadonlySet<MessagePart> {
+  if (!Array.isArray(parts)) throw new StoreError('parts must be an array', 'INVALID');
+  const out = new Set<MessagePart>();
+  for (const p of parts) {
+    if (typeof p !== 'string' || !PARTS.has(p)) throw new StoreError(`unknown message part ${String(p).slice(0, 40)}`, 'INVALID');
+    out.add(p as MessagePart);
+  }
+  if (out.size === 0) out.add('structure');
+  return out;
+}
+
+/** The SEARCH fields asked for, in a canonical order (a prepared query per distinct list). */
+function checkSearchFields(fields: unknown): readonly SearchFieldName[] {
+  if (fields === undefined) return SEARCH_FIELD_NAMES;
+  if (!Array.isArray(fields)) throw new StoreError('searchFields must be an array', 'INVALID');
+  for (const f of fields) {
+    if (typeof f !== 'string' || !isSearchFieldName(f)) throw new StoreError(`unknown search field ${String(f).slice(0, 40)}`, 'INVALID');
+  }
+  return SEARCH_FIELD_NAMES.filter((n) => fields.includes(n));
 }
 
 function checkProtocol(p: unknown): ProtocolName {

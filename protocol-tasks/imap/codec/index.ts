@@ -7,5 +7,4 @@ export * from './sequence.js';
 export * from './mutf7.js';
 export * from './dates.js';
 export * from './serialize.js';
-export * from './structure.js';
 export * from './commands/index.js';

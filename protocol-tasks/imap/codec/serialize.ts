@@ -149,6 +149,37 @@ export class ResponseWriter {
     return this.literal(data);
   }
 
+  /**
+   * string() of a binary string (each char one octet, as core/mime keeps header text), written
+   * without first copying it into a Buffer.
+   */
+  binaryString(s: string): this {
+    const n = s.length;
+    let quoted = n <= MAX_QUOTED;
+    let esc = 0;
+    let high = false;
+    for (let i = 0; quoted && i < n; i++) {
+      const b = s.charCodeAt(i);
+      if (b === 0 || b === 0x0d || b === 0x0a || b > 0xff) quoted = false;
+      else if (b >= 0x80) {
+        if (!this.opts.utf8) quoted = false;
+        high = true;
+      } else if (b === 0x22 || b === 0x5c) esc++;
+    }
+    if (quoted && high && !isUtf8(Buffer.from(s, 'latin1'))) quoted = false;
+    if (quoted && esc > 8 && esc * 4 > n) quoted = false;
+    if (!quoted) {
+      for (let i = 0; i < n; i++) {
+        if (s.charCodeAt(i) > 0xff) return this.literal(Buffer.from(s, 'latin1'));
+      }
+      this.cur += `{${n}}\r\n`;
+      this.cur += s;
+      return this;
+    }
+    this.cur += esc === 0 ? `"${s}"` : `"${s.replace(/["\\]/g, '\\$&')}"`;
+    return this;
+  }
+
   literal(data: Buffer, eight = false): this {
     this.text(`${eight ? '~' : ''}{${data.length}}\r\n`);
     return this.octets(data);

@@ -1,11 +1,12 @@
-// ENVELOPE, BODY and BODYSTRUCTURE values (RFC 3501 §7.4.2) from the message index.
+// A test oracle: ENVELOPE, BODY and BODYSTRUCTURE values (RFC 3501 §7.4.2) built as codec
+// value trees and written by the codec's serializer. This was the server's renderer before the
+// forms moved to core/mime/imap-forms.ts (which writes strings directly, so stores can keep
+// them); test/mime/imap-forms.test.ts checks that both give the same octets.
 //
-// The codec imports nothing from core/: the interfaces below are structurally the same as
-// core/mime/types.ts (Envelope, Address, MimePart), so a MessageIndex can be passed as is
-// (test/imap/codec/structure.test.ts checks the compatibility at compile time). Strings are
-// "binary strings" (each char code one octet), as core/mime stores header text.
+// The interfaces below are structurally the same as core/mime/types.ts (Envelope, Address,
+// MimePart). Strings are "binary strings" (each char code one octet).
 
-import { adjacent, binary, nbinary, type ImapValue } from './serialize.js';
+import { adjacent, binary, nbinary, type ImapValue } from '../../protocol-tasks/imap/codec/serialize.js';
 
 export interface AddressLike {
   name: string | null;
