@@ -153,6 +153,11 @@ export interface OursOptions {
   cert: { certFile: string; keyFile: string };
   /** Extra node options (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /**
+   * The script to run instead of `--import tsx protocol-tasks/main.ts` (e.g. the production
+   * bundle made by scripts/build-task.mjs).
+   */
+  entry?: string;
   /** Where the child's stdout/stderr go (a file path), default: discarded. */
   logFile?: string;
   env?: Record<string, string>;
@@ -182,7 +187,8 @@ export async function startOurs(opts: OursOptions): Promise<ServerUnderTest> {
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
   // What `npm start` runs (tsx protocol-tasks/main.ts), as one process, so that its pid is the
   // server's and not a wrapper's.
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'protocol-tasks/main.ts'], {
+  const script = opts.entry ? [opts.entry] : ['--import', 'tsx', 'protocol-tasks/main.ts'];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...script], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', out, out],
@@ -199,6 +205,7 @@ export async function startOurs(opts: OursOptions): Promise<ServerUnderTest> {
     pop3: { host: '127.0.0.1', port: pop3, tls: false },
     pop3s: { host: '127.0.0.1', port: pop3s, tls: true },
     notes: [
+      opts.entry ? 'the production bundle (scripts/build-task.mjs, as the image runs it)' : 'tsx protocol-tasks/main.ts (as npm start runs it)',
       'local store (SQLite WAL synchronous=FULL + fsynced blob files and directories)',
       'login hash scrypt ln=14 (bench accounts; default ln=17)',
       `LOG_LEVEL=${env.LOG_LEVEL}`,
