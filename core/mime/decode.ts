@@ -62,6 +62,35 @@ export function decodeCharset(bytes: Uint8Array, charset: string | null | undefi
   return d.decode(bytes);
 }
 
+/**
+ * How decodeCharset reads octets in a charset, so text can be matched without decoding it:
+ * 'utf8': as UTF-8 when valid, else as Latin-1 (no or an unknown charset, UTF-8, US-ASCII);
+ * 'latin1': ASCII as itself, other octets as UTF-8 when valid, else as windows-1252
+ * (ISO-8859-1, windows-1252 and their aliases); 'ascii': octets below 0x80 as those ASCII
+ * characters, others by the charset's own table (every other ASCII-compatible charset);
+ * 'opaque': none of these (UTF-16, ISO-2022-JP).
+ */
+export type CharsetFamily = 'utf8' | 'latin1' | 'ascii' | 'opaque';
+
+const ASCII_OCTETS = Uint8Array.from({ length: 128 }, (_, i) => i);
+const ASCII_TEXT = String.fromCharCode(...ASCII_OCTETS);
+/** By encoding name: whether the decoder reads each octet below 0x80 as that ASCII character. */
+const asciiIdentity = new Map<string, boolean>();
+
+export function charsetFamily(charset: string | null | undefined): CharsetFamily {
+  const d = charset ? decoderFor(charset) : null;
+  if (!d || d.encoding === 'utf-8') return 'utf8';
+  if (d.encoding === 'windows-1252') return 'latin1';
+  // Checked rather than listed: UTF-16 and ISO-2022-JP are not, and some tables move
+  // control characters (the platform's IBM866 swaps 0x1A, 0x1C and 0x7F).
+  let same = asciiIdentity.get(d.encoding);
+  if (same === undefined) {
+    same = d.decode(ASCII_OCTETS) === ASCII_TEXT;
+    asciiIdentity.set(d.encoding, same);
+  }
+  return same ? 'ascii' : 'opaque';
+}
+
 function hexVal(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x41 && c <= 0x46) return c - 0x37;
@@ -74,39 +103,37 @@ function hexVal(c: number): number {
  * line end, trailing whitespace allowed) disappears, and anything malformed is kept as is.
  */
 export function decodeQuotedPrintable(input: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(input.length);
+  const src = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const n = src.length;
+  let eq = src.indexOf(0x3d);
+  if (eq < 0) return src;
+  // The runs between "=" signs are copied natively (a byte-by-byte loop was several times slower).
+  const out = Buffer.allocUnsafe(n);
   let o = 0;
-  const n = input.length;
-  for (let i = 0; i < n; i++) {
-    const c = input[i]!;
-    if (c !== 0x3d) {
-      out[o++] = c;
-      continue;
-    }
-    const h = i + 1 < n ? hexVal(input[i + 1]!) : -1;
-    const l = i + 2 < n ? hexVal(input[i + 2]!) : -1;
+  let i = 0;
+  while (eq >= 0) {
+    o += src.copy(out, o, i, eq);
+    i = eq;
+    const h = i + 1 < n ? hexVal(src[i + 1]!) : -1;
+    const l = i + 2 < n ? hexVal(src[i + 2]!) : -1;
     if (h >= 0 && l >= 0) {
       out[o++] = (h << 4) | l;
-      i += 2;
-      continue;
+      i += 3;
+    } else {
+      // Soft line break: "=" then optional spaces/tabs then CRLF or LF (or the end).
+      let j = i + 1;
+      while (j < n && (src[j] === 0x20 || src[j] === 0x09)) j++;
+      if (j >= n) i = n;
+      else if (src[j] === 0x0a) i = j + 1;
+      else if (src[j] === 0x0d && j + 1 < n && src[j + 1] === 0x0a) i = j + 2;
+      else {
+        out[o++] = 0x3d; // a stray "=" is kept
+        i++;
+      }
     }
-    // Soft line break: "=" then optional spaces/tabs then CRLF or LF (or the end).
-    let j = i + 1;
-    while (j < n && (input[j] === 0x20 || input[j] === 0x09)) j++;
-    if (j >= n) {
-      i = n;
-      continue;
-    }
-    if (input[j] === 0x0a) {
-      i = j;
-      continue;
-    }
-    if (input[j] === 0x0d && j + 1 < n && input[j + 1] === 0x0a) {
-      i = j + 1;
-      continue;
-    }
-    out[o++] = c; // a stray "=" is kept
+    eq = i < n ? src.indexOf(0x3d, i) : -1;
   }
+  o += src.copy(out, o, i, n);
   return out.subarray(0, o);
 }
 

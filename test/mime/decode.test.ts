@@ -60,3 +60,50 @@ describe('MIME text decoding', () => {
     assert.equal(parseSentDate(null), null);
   });
 });
+
+describe('quoted-printable decoding, against a byte-by-byte reference', () => {
+  function hex(c: number): number {
+    if (c >= 0x30 && c <= 0x39) return c - 0x30;
+    if (c >= 0x41 && c <= 0x46) return c - 0x37;
+    if (c >= 0x61 && c <= 0x66) return c - 0x57;
+    return -1;
+  }
+  /** RFC 2045 §6.7 as the decoder documents it, one octet at a time. */
+  function reference(input: Uint8Array): Buffer {
+    const out: number[] = [];
+    for (let i = 0; i < input.length; i++) {
+      const c = input[i]!;
+      if (c !== 0x3d) {
+        out.push(c);
+        continue;
+      }
+      const h = i + 1 < input.length ? hex(input[i + 1]!) : -1;
+      const l = i + 2 < input.length ? hex(input[i + 2]!) : -1;
+      if (h >= 0 && l >= 0) {
+        out.push((h << 4) | l);
+        i += 2;
+        continue;
+      }
+      let j = i + 1;
+      while (j < input.length && (input[j] === 0x20 || input[j] === 0x09)) j++;
+      if (j >= input.length) break;
+      if (input[j] === 0x0a) i = j;
+      else if (input[j] === 0x0d && input[j + 1] === 0x0a) i = j + 1;
+      else out.push(c);
+    }
+    return Buffer.from(out);
+  }
+
+  it('gives the same octets on arbitrary input', async () => {
+    const fc = (await import('fast-check')).default;
+    const octet = fc.constantFrom(0x3d, 0x3d, 0x20, 0x09, 0x0d, 0x0a, 0x41, 0x61, 0x46, 0x66, 0x30, 0x39, 0x47, 0x7a, 0xc3, 0x00);
+    fc.assert(
+      fc.property(fc.array(octet, { maxLength: 40 }), fc.boolean(), (arr, plain) => {
+        const bytes = Uint8Array.from(arr);
+        const input = plain ? bytes : Buffer.from(bytes);
+        assert.deepEqual(decodeQuotedPrintable(input), reference(bytes));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+});
