@@ -7,14 +7,21 @@
 // STORE). \Recent cannot be stored (the parser refuses it). A read-only (EXAMINEd) mailbox
 // refuses STORE with NO. UNCHANGEDSINCE (RFC 7162) needs CONDSTORE; when it is on, messages
 // modified since are left alone and listed in [MODIFIED ...].
+import type { FlagUpdateResult } from '../../../core/store/port.js';
 import type { StoreCommand } from '../codec/commands/types.js';
 import { compressNumbers } from '../codec/sequence.js';
 import { raw } from '../codec/serialize.js';
 import { FLAG_BATCH, condstoreOn, resolveTargets, storeFailure } from '../fetch-items.js';
 import { bad, no, ok, type ImapCommandHandler } from '../session.js';
 
-/** Untagged FETCH lines per write. */
-const LINES_PER_WRITE = 250;
+/** Pending response text past which it is written. */
+const FLUSH_CHARS = 64 * 1024;
+/**
+ * updateFlags calls (of FLAG_BATCH UIDs each) asked for at once. A store may commit writes
+ * asked for together in one transaction (the local one group-commits them: one fsync for the
+ * lot instead of one per batch); the window bounds how long one such commit can take.
+ */
+const BATCH_WINDOW = 16;
 
 export const store: ImapCommandHandler<StoreCommand> = {
   name: 'STORE',
@@ -30,47 +37,72 @@ export const store: ImapCommandHandler<StoreCommand> = {
     // Messages another session expunged are left out (RFC 2180 §4.2: nothing to store).
     const live = targets.filter((t) => !view.isExpunged(t.uid));
     const modified: number[] = [];
-    const changed = new Set<number>();
-    for (let i = 0; i < live.length; i += FLAG_BATCH) {
-      const uids = live.slice(i, i + FLAG_BATCH).map((t) => t.uid);
-      try {
-        const r = await s.store.updateFlags(view.accountId, view.folder.id, {
-          uids,
-          op: cmd.operation,
-          flags: cmd.flags,
-          ...(cmd.unchangedSince !== null ? { unchangedSince: cmd.unchangedSince } : {}),
-        });
-        view.applyOwnFlags(r.updated);
-        for (const m of r.updated) changed.add(m.uid);
-        modified.push(...r.modified);
-      } catch (e) {
-        const f = storeFailure(e);
+    // Changed UIDs, needed only to tell which messages .SILENT reports a MODSEQ for.
+    const changed = cmd.silent && condstore ? new Set<number>() : null;
+    const update = (uids: number[]) =>
+      s.store.updateFlags(view.accountId, view.folder.id, {
+        uids,
+        op: cmd.operation,
+        flags: cmd.flags,
+        ...(cmd.unchangedSince !== null ? { unchangedSince: cmd.unchangedSince } : {}),
+      });
+    for (let w = 0; w < live.length; w += FLAG_BATCH * BATCH_WINDOW) {
+      const calls: Array<Promise<FlagUpdateResult>> = [];
+      const end = Math.min(live.length, w + FLAG_BATCH * BATCH_WINDOW);
+      for (let i = w; i < end; i += FLAG_BATCH) {
+        const uids: number[] = new Array(Math.min(FLAG_BATCH, end - i));
+        for (let j = 0; j < uids.length; j++) uids[j] = live[i + j]!.uid;
+        calls.push(update(uids));
+      }
+      // Every call is waited for, so what a failed window did change is still in the view.
+      let failure: unknown = null;
+      for (const r of await Promise.allSettled(calls)) {
+        if (r.status === 'rejected') {
+          failure ??= r.reason;
+          continue;
+        }
+        view.applyOwnFlags(r.value.updated);
+        if (changed) for (const m of r.value.updated) changed.add(m.uid);
+        for (const u of r.value.modified) modified.push(u);
+      }
+      if (failure !== null) {
+        const f = storeFailure(failure);
         if (f) return f;
-        throw e;
+        throw failure;
       }
     }
 
     const skipped = new Set(modified);
     if (!cmd.silent || condstore) {
-      let lines = '';
-      let n = 0;
+      // Messages share flag lists (the store hands out one array per distinct list): each
+      // list is formatted once.
+      const flagText = new Map<readonly string[], string>();
+      const uidPart = cmd.uid;
+      let out = '';
       for (const t of live) {
         if (skipped.has(t.uid)) continue;
         const m = view.meta.get(t.uid);
         if (!m) continue;
-        const items: string[] = [];
-        if (cmd.uid) items.push(`UID ${t.uid}`);
         // With CONDSTORE, .SILENT still reports the new MODSEQ of changed messages (RFC 7162 §3.2).
-        if (!cmd.silent) items.push(`FLAGS (${m.flags.join(' ')})`);
-        else if (!changed.has(t.uid)) continue;
-        if (condstore) items.push(`MODSEQ (${m.modseq})`);
-        lines += `* ${t.seq} FETCH (${items.join(' ')})\r\n`;
-        if (++n % LINES_PER_WRITE === 0) {
-          await s.send(lines);
-          lines = '';
+        if (changed && !changed.has(t.uid)) continue;
+        out += `* ${t.seq} FETCH (`;
+        if (uidPart) out += `UID ${t.uid}`;
+        if (!cmd.silent) {
+          let f = flagText.get(m.flags);
+          if (f === undefined) {
+            f = `FLAGS (${m.flags.join(' ')})`;
+            flagText.set(m.flags, f);
+          }
+          out += uidPart ? ' ' + f : f;
+        }
+        if (condstore) out += uidPart || !cmd.silent ? ` MODSEQ (${m.modseq})` : `MODSEQ (${m.modseq})`;
+        out += ')\r\n';
+        if (out.length >= FLUSH_CHARS) {
+          await s.send(out);
+          out = '';
         }
       }
-      if (lines) await s.send(lines);
+      if (out) await s.send(out);
     }
 
     if (modified.length > 0) {
