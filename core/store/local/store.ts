@@ -165,11 +165,16 @@ function toFolder(r: FolderRow): Folder {
 }
 
 function toMeta(r: MessageRow): MessageMeta {
+  return withFlags(r, JSON.parse(r.flags) as string[]);
+}
+
+/** A row's metadata, its flags already parsed. */
+function withFlags(r: MessageRow, flags: string[]): MessageMeta {
   return {
     folderId: r.folder_id,
     uid: r.uid,
     modseq: r.modseq,
-    flags: JSON.parse(r.flags) as string[],
+    flags,
     internalDate: r.internal_date,
     size: r.size,
     blobKey: r.blob_key,
@@ -864,21 +869,43 @@ export class LocalStore implements Store {
       const f = this.folderRow(accountId, folderId);
       const updated: MessageMeta[] = [];
       const modified: number[] = [];
-      for (const uid of uids) {
-        const m = this.q.message.get(f.id, uid);
-        if (m === undefined) continue;
+      // The new flags are worked out once per distinct stored list (a folder has few), and
+      // messages with the same new list share one frozen array.
+      const outcome = new Map<string, { next: string[]; json: string } | null>();
+      const apply = (m: MessageRow) => {
         if (since !== undefined && m.modseq > since) {
-          modified.push(uid);
-          continue;
+          modified.push(m.uid);
+          return;
         }
-        const cur = JSON.parse(m.flags) as string[];
-        const next = applyFlagOp(cur, op, change);
-        if (sameFlags(cur, next)) continue;
-        if (next.length > this.maxFlags) throw new StoreError(`too many flags (max ${this.maxFlags})`, 'LIMIT');
-        const json = JSON.stringify(next);
-        const modseq = this.journal(f, uid, 'flags', json, now);
-        this.q.messageFlags.run(json, modseq, f.id, uid);
-        updated.push({ ...toMeta(m), flags: next, modseq });
+        let o = outcome.get(m.flags);
+        if (o === undefined) {
+          const cur = JSON.parse(m.flags) as string[];
+          const next = applyFlagOp(cur, op, change);
+          o = sameFlags(cur, next) ? null : { next: Object.freeze(next) as string[], json: JSON.stringify(next) };
+          outcome.set(m.flags, o);
+        }
+        if (o === null) return;
+        if (o.next.length > this.maxFlags) throw new StoreError(`too many flags (max ${this.maxFlags})`, 'LIMIT');
+        const modseq = this.journal(f, m.uid, 'flags', o.json, now);
+        this.q.messageFlags.run(o.json, modseq, f.id, m.uid);
+        const meta = withFlags(m, o.next);
+        meta.modseq = modseq;
+        updated.push(meta);
+      };
+      const first = uids[0];
+      const last = uids[uids.length - 1];
+      if (first !== undefined && last !== undefined && last - first < 2 * uids.length) {
+        // Dense (1:* and the like): one range scan instead of a lookup per UID.
+        let k = 0;
+        for (const m of this.q.messageRange.all(f.id, first, last)) {
+          while (uids[k]! < m.uid) k++;
+          if (uids[k] === m.uid) apply(m);
+        }
+      } else {
+        for (const uid of uids) {
+          const m = this.q.message.get(f.id, uid);
+          if (m !== undefined) apply(m);
+        }
       }
       if (updated.length > 0) this.saveCounters(f);
       return { updated, modified };
