@@ -222,7 +222,9 @@ export class LocalBlobStore implements BlobStore {
     checkRange(range);
     const syncMax = this.syncReadBytes;
     const openFd = (): number => this.openFd(key, path);
-    let fd = -1;
+    const UNOPENED = -1;
+    const CLOSED = -2;
+    let fd = UNOPENED;
     let pos = 0;
     let end = 0;
     let reading = false;
@@ -237,8 +239,8 @@ export class LocalBlobStore implements BlobStore {
     return new Readable({
       highWaterMark: CHUNK,
       read(this: Readable) {
-        if (reading) return;
-        if (fd < 0) {
+        if (reading || fd === CLOSED) return;
+        if (fd === UNOPENED) {
           try {
             fd = openFd();
             const size = fstatSync(fd).size;
@@ -255,6 +257,8 @@ export class LocalBlobStore implements BlobStore {
         }
         const left = end - pos;
         if (left <= syncMax) {
+          // The rest in one synchronous read, and the descriptor closed at once (an
+          // asynchronous close was a thread-pool round trip per message).
           const buf = Buffer.allocUnsafe(left);
           let n: number;
           try {
@@ -262,6 +266,10 @@ export class LocalBlobStore implements BlobStore {
           } catch (e) {
             this.destroy(e as Error);
             return;
+          } finally {
+            const f = fd;
+            fd = CLOSED;
+            closeSync(f);
           }
           pos = end;
           if (n > 0) this.push(n === buf.length ? buf : buf.subarray(0, n));
@@ -290,7 +298,7 @@ export class LocalBlobStore implements BlobStore {
       destroy(err, cb) {
         if (fd >= 0) {
           const f = fd;
-          fd = -1;
+          fd = CLOSED;
           // An asynchronous read may still use the descriptor: close it once that settles.
           if (reading) closeWhenSettled = f;
           else closeQuietly(f);
