@@ -123,11 +123,10 @@ export class DotStuffer {
     const parts: Buffer[] = [];
     let segStart = 0;
     if (this.atLineStart && chunk[0] === 0x2e) parts.push(DOT);
-    for (let lf = chunk.indexOf(0x0a); lf >= 0 && lf < chunk.length - 1; lf = chunk.indexOf(0x0a, lf + 1)) {
-      if (chunk[lf + 1] === 0x2e) {
-        parts.push(chunk.subarray(segStart, lf + 1), DOT);
-        segStart = lf + 1;
-      }
+    // Lines that start with '.': a native search for LF '.', not a look at every line.
+    for (let lf = chunk.indexOf(LF_DOT); lf >= 0; lf = chunk.indexOf(LF_DOT, lf + 1)) {
+      parts.push(chunk.subarray(segStart, lf + 1), DOT);
+      segStart = lf + 1;
     }
     this.atLineStart = chunk[chunk.length - 1] === 0x0a;
     if (parts.length === 0) return chunk;
@@ -141,5 +140,6 @@ export class DotStuffer {
 }
 
 const DOT = Buffer.from('.');
+const LF_DOT = Buffer.from('\n.');
 const TERMINATOR = Buffer.from('.\r\n');
 const CRLF_TERMINATOR = Buffer.from('\r\n.\r\n');

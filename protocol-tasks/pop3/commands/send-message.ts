@@ -12,14 +12,33 @@ export interface TopLimit {
   bodyLines: number;
 }
 
-export async function sendMessage(s: Pop3Session, okText: string, source: Readable, limit?: TopLimit): Promise<void> {
-  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+/**
+ * `source` is the message as a stream, or (small messages) a promise of all its octets; a
+ * source that fails before its first octets means the message is gone.
+ */
+export async function sendMessage(s: Pop3Session, okText: string, source: Readable | Promise<Buffer>, limit?: TopLimit): Promise<void> {
+  let it: AsyncIterator<Buffer>;
   let r: IteratorResult<Buffer>;
-  try {
-    r = await it.next();
-  } catch {
-    source.destroy();
-    return s.send(err('Message is no longer available.'));
+  let release = (): void => {};
+  if (source instanceof Promise) {
+    let whole: Buffer;
+    try {
+      whole = await source;
+    } catch {
+      return s.send(err('Message is no longer available.'));
+    }
+    it = { next: async () => ({ done: true, value: undefined }) };
+    r = { done: false, value: whole };
+  } else {
+    const stream = source;
+    release = () => stream.destroy();
+    it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    try {
+      r = await it.next();
+    } catch {
+      release();
+      return s.send(err('Message is no longer available.'));
+    }
   }
   const stuffer = new DotStuffer();
   let headerLeft = limit ? limit.headerSize : Infinity;
@@ -55,7 +74,7 @@ export async function sendMessage(s: Pop3Session, okText: string, source: Readab
   } finally {
     // Once the response has started, a read error can only end the session (the caller
     // rethrows into the session loop, which closes with -ERR).
-    source.destroy();
+    release();
   }
   out.push(stuffer.finish());
   await s.send(Buffer.concat(out));
