@@ -98,16 +98,46 @@ export function parseHeaderFields(block: string): HeaderField[] {
  * blank line stays a line of its own. Malformed lines (no colon) never match a name, so they
  * appear only in the .NOT form.
  */
-export function selectHeaderFields(block: string, names: string[], not: boolean): string {
-  const wanted = new Set<string>();
-  for (const n of names) wanted.add(n.toLowerCase());
+export function selectHeaderFields(block: string, names: readonly string[], not: boolean): string {
+  const sel = selectorOf(names);
   let out = '';
   scanHeaderFields(block, (start, colon, end) => {
-    const name = fieldName(block, start, colon);
-    const hit = colon >= 0 && wanted.has(name.toLowerCase());
+    let hit = false;
+    if (colon >= 0) {
+      // The name as fieldName() gives it, compared only when its length is one asked for.
+      let a = start;
+      let b = colon;
+      while (a < b && isWsp(block.charCodeAt(a))) a++;
+      while (b > a && isWsp(block.charCodeAt(b - 1))) b--;
+      hit = sel.lengths.has(b - a) && sel.wanted.has(block.slice(a, b).toLowerCase());
+    }
     if (hit === not) return;
     out += block.slice(start, end);
     if (block.charCodeAt(end - 1) !== 10) out += '\r\n';
   });
   return out + '\r\n';
+}
+
+interface Selector {
+  /** The names asked for, lower-cased. */
+  wanted: Set<string>;
+  /** Their lengths (a field name of another length is not looked at further). */
+  lengths: Set<number>;
+}
+
+/** Per list of names (a FETCH asks the same list of every message): made once. */
+const selectors = new WeakMap<readonly string[], Selector>();
+
+function selectorOf(names: readonly string[]): Selector {
+  let sel = selectors.get(names);
+  if (sel === undefined) {
+    sel = { wanted: new Set(), lengths: new Set() };
+    for (const n of names) {
+      const lower = n.toLowerCase();
+      sel.wanted.add(lower);
+      sel.lengths.add(lower.length);
+    }
+    selectors.set(names, sel);
+  }
+  return sel;
 }

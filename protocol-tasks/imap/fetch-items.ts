@@ -37,6 +37,11 @@ import { bad, no, ok, type Done, type ImapSession } from './session.js';
 export const BATCH = 250;
 /** Pending output past which it is written before the batch ends. */
 const FLUSH_BYTES = 256 * 1024;
+/**
+ * Output of messages written without I/O goes out every this many octets: the client parses
+ * one write while the next is built (and the writer's buffers stay small).
+ */
+const SYNC_FLUSH_BYTES = 64 * 1024;
 /** Section ranges at least this long are streamed from the blob instead of read whole. */
 export const STREAM_THRESHOLD = 1024 * 1024;
 /** Small section reads started ahead of their turn, and the octets they may hold. */
@@ -193,6 +198,8 @@ function makePlan(cmd: FetchCommand, readOnly: boolean, withModseq: boolean): Pl
 class FetchOutput {
   private w: ResponseWriter;
   private pending = 0;
+  /** `FLAGS (...)` by flag list: the view shares one array per distinct list (a folder has few). */
+  private flagTexts = new Map<readonly string[], string>();
 
   constructor(private s: ImapSession) {
     this.w = new ResponseWriter({ utf8: s.utf8 });
@@ -207,9 +214,20 @@ class FetchOutput {
     this.pending += n;
   }
 
+  /** The FLAGS item of a flag list. */
+  flagsItem(flags: readonly string[]): string {
+    let t = this.flagTexts.get(flags);
+    if (t === undefined) {
+      t = `FLAGS ${flagsText(flags)}`;
+      // Remembered for shared lists; a store handing out an array per message gains nothing.
+      if (this.flagTexts.size < 256) this.flagTexts.set(flags, t);
+    }
+    return t;
+  }
+
   /** Enough output has piled up to be sent before going on. */
   get full(): boolean {
-    return this.pending >= FLUSH_BYTES;
+    return this.pending >= SYNC_FLUSH_BYTES;
   }
 
   async maybeFlush(): Promise<void> {
@@ -406,11 +424,15 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
 
   // Index reads for the next batch run while the current one is written.
   type IndexResult = { ok: true; map: Map<number, MessageParts> } | { ok: false; error: unknown };
-  const liveOf = (from: number) =>
-    targets!
-      .slice(from, from + BATCH)
-      .filter((t) => !view.isExpunged(t.uid))
-      .map((t) => t.uid);
+  const liveOf = (from: number): number[] => {
+    const out: number[] = [];
+    const end = Math.min(targets!.length, from + BATCH);
+    for (let k = from; k < end; k++) {
+      const uid = targets![k]!.uid;
+      if (!view.isExpunged(uid)) out.push(uid);
+    }
+    return out;
+  };
   const loadIndex = (uids: number[]): Promise<IndexResult> | null =>
     plan.needIndex && uids.length > 0
       ? s.store.getMessages(view.accountId, view.folder.id, uids, { parts: plan.parts }).then(
@@ -422,16 +444,15 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
           (error: unknown): IndexResult => ({ ok: false, error }),
         )
       : null;
-  let nextIndex = loadIndex(liveOf(0));
+  let nextIndex = plan.needIndex ? loadIndex(liveOf(0)) : null;
 
   for (let i = 0; i < targets.length; i += BATCH) {
     if (s.conn.closed) break;
     const batch = targets.slice(i, i + BATCH);
-    const live = batch.filter((t) => !view.isExpunged(t.uid)).map((t) => t.uid);
 
     let stored: Map<number, MessageParts> | null = null;
     const loaded = nextIndex ? await nextIndex : null;
-    nextIndex = i + BATCH < targets.length ? loadIndex(liveOf(i + BATCH)) : null;
+    nextIndex = plan.needIndex && i + BATCH < targets.length ? loadIndex(liveOf(i + BATCH)) : null;
     if (loaded && !loaded.ok) {
       const f = storeFailure(loaded.error);
       if (f) {
@@ -444,7 +465,7 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
 
     const newlySeen = new Set<number>();
     if (plan.setsSeen) {
-      const unseen = live.filter((u) => !view.meta.get(u)!.flags.includes('\\Seen') && (!stored || stored.has(u)));
+      const unseen = liveOf(i).filter((u) => !view.meta.get(u)!.flags.includes('\\Seen') && (!stored || stored.has(u)));
       if (unseen.length > 0) {
         try {
           const r = await s.store.updateFlags(view.accountId, view.folder.id, { uids: unseen, op: 'add', flags: ['\\Seen'] });
@@ -483,7 +504,8 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
       if (r.missing) missing = true;
       if (r.unknownCte) unknownCte = true;
     }
-    await out.flush();
+    // A sync plan's output goes out in large writes (out.full); others' at each batch end.
+    if (!plan.sync || out.full) await out.flush();
     reader.clear();
   }
   await out.flush();
@@ -512,15 +534,9 @@ function planReads(reader: BlobReader, plan: Plan, meta: MessageMeta, expunged: 
   }
 }
 
-/** `(\Seen \Flagged)`: remembered per flag list (the view shares equal lists between messages). */
-const flagsTexts = new WeakMap<readonly string[], string>();
+/** `(\Seen \Flagged)`. */
 function flagsText(flags: readonly string[]): string {
-  let t = flagsTexts.get(flags);
-  if (t === undefined) {
-    t = `(${flags.join(' ')})`;
-    flagsTexts.set(flags, t);
-  }
-  return t;
+  return `(${flags.join(' ')})`;
 }
 
 interface WriteResult {
@@ -533,12 +549,12 @@ interface WriteResult {
  * its name, no leading space), '' when it has nothing to write for this message, or null when
  * it needs the blob. Sets r.missing for data that is gone.
  */
-function itemText(s: ImapSession, it: FetchItem, t: Target, meta: MessageMeta, rec: MessageParts | null, r: WriteResult): string | null {
+function itemText(s: ImapSession, out: FetchOutput, it: FetchItem, t: Target, meta: MessageMeta, rec: MessageParts | null, r: WriteResult): string | null {
   switch (it.type) {
     case 'UID':
       return `UID ${t.uid}`;
     case 'FLAGS':
-      return `FLAGS ${flagsText(meta.flags)}`;
+      return out.flagsItem(meta.flags);
     case 'INTERNALDATE':
       return `INTERNALDATE "${formatDateTime(meta.internalDate)}"`;
     case 'RFC822.SIZE':
@@ -586,7 +602,7 @@ function writeMessageSync(
   let line = '';
   let count = 0;
   for (const it of plan.items) {
-    let text = itemText(s, it, t, meta, rec, r);
+    let text = itemText(s, out, it, t, meta, rec, r);
     if (text === '') continue;
     if (text === null) {
       // A top-level header section (the only other kind in a sync plan).
@@ -609,7 +625,7 @@ function writeMessageSync(
     line += count++ === 0 ? `* ${t.seq} FETCH (${text}` : ' ' + text;
   }
   if (count === 0) return r;
-  if (newlySeen && !plan.hasFlags) line += ` FLAGS ${flagsText(meta.flags)}`;
+  if (newlySeen && !plan.hasFlags) line += ' ' + out.flagsItem(meta.flags);
   w.text(line + ')\r\n');
   out.added(line.length + 3);
   return r;
@@ -652,7 +668,7 @@ async function writeMessage(
       case 'ENVELOPE':
       case 'BODYSTRUCTURE':
       case 'BODY': {
-        const text = itemText(s, it, t, meta, rec, result);
+        const text = itemText(s, out, it, t, meta, rec, result);
         if (text) {
           sep();
           w.text(text);

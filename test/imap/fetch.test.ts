@@ -397,6 +397,39 @@ describe('IMAP FETCH', () => {
     c.close();
   });
 
+  it('one FETCH mixing messages served from the index and a header read from the blob: every answer in order', async () => {
+    await createMailbox(s.store, { address: 'mixhead@example.test', password: PASSWORD });
+    const received = Array.from({ length: 900 }, (_, i) => `Received: from relay${i}.example.test by mx.example.test; Mon, 1 Jan 2024 00:00:00 +0000`).join('\r\n');
+    const raws: Buffer[] = [];
+    for (let i = 1; i <= 7; i++) {
+      const pad = i % 3 === 0 ? `${received}\r\n` : '';
+      raws.push(Buffer.from(`${pad}From: Sender ${i} <s${i}@example.test>\r\nSubject: =?UTF-8?Q?caf=C3=A9_${i}?=\r\nTo: t@example.test\r\n\r\nbody ${i}\r\n`));
+    }
+    for (const raw of raws) await deliverToInbox(s.store, 'mixhead@example.test', raw);
+    const c = await ImapTestClient.open(s.ports.imaps!, { user: 'mixhead@example.test', select: 'INBOX' });
+    const r = await c.cmd('UID FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (Subject)] ENVELOPE BODY.PEEK[HEADER.FIELDS.NOT (Received To)]<5.20> RFC822.SIZE)');
+    assert.equal(r.status, 'OK', r.tagged);
+    const f = fetches(r);
+    assert.equal(f.length, raws.length);
+    f.forEach((d, i) => {
+      const raw = latin1(raws[i]!);
+      const header = raw.slice(0, raw.indexOf('\r\n\r\n') + 4);
+      const line = (name: string) => header.split('\r\n').filter((l) => l.startsWith(name + ':')).map((l) => l + '\r\n').join('');
+      assert.equal(d.seq, i + 1);
+      assert.deepEqual(d.names, ['UID', 'FLAGS', 'BODY[HEADER.FIELDS (Subject)]', 'ENVELOPE', 'BODY[HEADER.FIELDS.NOT (Received To)]<5>', 'RFC822.SIZE']);
+      assert.equal(d.items.get('UID'), i + 1);
+      assert.equal(d.items.get('BODY[HEADER.FIELDS (Subject)]'), line('Subject') + '\r\n');
+      assert.equal(d.items.get('BODY[HEADER.FIELDS.NOT (Received To)]<5>'), (line('From') + line('Subject') + '\r\n').slice(5, 25));
+      assert.equal((d.items.get('ENVELOPE') as string[])[1], `=?UTF-8?Q?caf=C3=A9_${i + 1}?=`);
+      assert.equal(d.items.get('RFC822.SIZE'), raws[i]!.length);
+    });
+    // The wire form of each ENVELOPE is the serialized index, whichever path served it.
+    r.untagged.forEach((u, i) => {
+      assert.ok(u.includes(` ENVELOPE ${latin1(serializeValue(envelopeValue(indexMessage(raws[i]!).envelope)))} `), `message ${i + 1}`);
+    });
+    c.close();
+  });
+
   it('imapflow: envelopes, structures, sources and an attachment download', async () => {
     const client = new ImapFlow({ host: '127.0.0.1', port: s.ports.imaps!, secure: true, tls: { rejectUnauthorized: false }, auth: { user: USER, pass: PASSWORD }, logger: false });
     await client.connect();

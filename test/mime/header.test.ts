@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseHeaderFields, selectHeaderFields } from '../../core/mime/header.js';
+import fc from 'fast-check';
+import { fieldName, parseHeaderFields, scanHeaderFields, selectHeaderFields } from '../../core/mime/header.js';
 import { indexMessage } from '../../core/mime/indexer.js';
 import { findSection, sectionRange } from '../../core/mime/sections.js';
 
@@ -77,6 +78,38 @@ describe('selectHeaderFields', () => {
     const ix = indexMessage(raw);
     const sub = selectHeaderFields(ix.header!, ['Subject'], false);
     assert.deepEqual(Buffer.from(sub, 'latin1'), Buffer.from('Subject: caf\xe9\r\n\r\n', 'latin1'));
+  });
+});
+
+describe('selectHeaderFields, against the plain definition', () => {
+  // The definition: every field whose trimmed name, lower-cased, is one asked for (or is not,
+  // for .NOT), with its bytes, a CRLF after a last field cut off, then the blank line.
+  function reference(b: string, names: string[], not: boolean): string {
+    const wanted = new Set(names.map((n) => n.toLowerCase()));
+    let out = '';
+    scanHeaderFields(b, (start, colon, end) => {
+      const hit = colon >= 0 && wanted.has(fieldName(b, start, colon).toLowerCase());
+      if (hit === not) return;
+      out += b.slice(start, end);
+      if (b.charCodeAt(end - 1) !== 10) out += '\r\n';
+    });
+    return out + '\r\n';
+  }
+
+  it('gives the same octets for any header block and list of names, the list reused or not', () => {
+    const name = fc.constantFrom('Subject', 'subject', 'FROM', 'To', 'X-A', 'x-a ', 'Received', 'a', '\xc4ra', '\xe4RA', '');
+    const line = fc.oneof(
+      fc.tuple(name, fc.constantFrom(':', ' :', '\t:'), fc.string({ maxLength: 12 }).map((v) => v.replace(/[\r\n]/g, ' '))).map(([n, c, v]) => `${n}${c}${v}`),
+      fc.constantFrom('junk', ' folded', '\tfolded', '\rx: y', ''),
+    );
+    const blockArb = fc.tuple(fc.array(line, { maxLength: 8 }), fc.constantFrom('\r\n', '\n'), fc.boolean()).map(([ls, eol, end]) => ls.join(eol) + (end ? eol + eol : ''));
+    fc.assert(
+      fc.property(blockArb, fc.array(name, { maxLength: 4 }), fc.boolean(), (b, names, not) => {
+        assert.equal(selectHeaderFields(b, names, not), reference(b, names, not));
+        assert.equal(selectHeaderFields(b, names, not), reference(b, names, not), 'the same list again');
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
 

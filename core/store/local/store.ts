@@ -256,6 +256,11 @@ function prepareStatements(db: Database.Database) {
     messageRange: db.prepare<[string, number, number], MessageRow>(
       'SELECT * FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid',
     ),
+    messageList: db
+      .prepare<[string, number, number], [uid: number, modseq: number, flags: string, internalDate: number, size: number, blobKey: string]>(
+        'SELECT uid, modseq, flags, internal_date, size, blob_key FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid',
+      )
+      .raw(true),
     messageKeyed: {
       range: db.prepare<[string, number, number], MessageRow>('SELECT * FROM messages WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid'),
       point: db.prepare<[string, number], MessageRow>('SELECT * FROM messages WHERE folder_id = ? AND uid = ?'),
@@ -827,7 +832,22 @@ export class LocalStore implements Store {
     if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) throw new StoreError('invalid UID range', 'INVALID');
     return this.read(() => {
       const f = this.folderRow(accountId, folderId);
-      return this.q.messageRange.all(f.id, from, to).map(toMeta);
+      // Raw rows (no object per row from the driver), and the flags of each distinct stored
+      // list parsed once and shared, frozen: a folder has few distinct lists. SELECT of a big
+      // folder is mostly this read.
+      const lists = new Map<string, string[]>();
+      const rows = this.q.messageList.all(f.id, from, to);
+      const out: MessageMeta[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i]!;
+        let flags = lists.get(r[2]);
+        if (flags === undefined) {
+          flags = Object.freeze(JSON.parse(r[2]) as string[]) as string[];
+          lists.set(r[2], flags);
+        }
+        out[i] = { folderId: f.id, uid: r[0], modseq: r[1], flags, internalDate: r[3], size: r[4], blobKey: r[5] };
+      }
+      return out;
     });
   }
 

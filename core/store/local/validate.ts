@@ -128,9 +128,15 @@ export const MAX_UID = 0xffffffff;
 export function checkUids(uids: unknown, max: number): number[] {
   if (!Array.isArray(uids)) invalid('uids must be an array');
   if (uids.length > max) throw new StoreError(`too many UIDs in one call (max ${max})`, 'LIMIT');
+  let ascending = true;
+  let prev = 0;
   for (const u of uids) {
     if (!Number.isInteger(u) || u < 1 || u > MAX_UID) invalid('invalid UID');
+    if (u <= prev) ascending = false;
+    prev = u;
   }
+  // Callers mostly pass sorted sets (a view's UIDs): then no de-duplication or sort is needed.
+  if (ascending) return (uids as number[]).slice();
   return [...new Set(uids as number[])].sort((a, b) => a - b);
 }
 

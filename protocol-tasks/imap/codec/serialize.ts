@@ -106,22 +106,35 @@ export function stringForm(data: Buffer, opts: SerializeOptions = {}): 'quoted' 
   return 'quoted';
 }
 
-/** Accumulates response octets: ASCII text joined as a string, big literals kept as Buffers. */
+/** Text goes into buffers of up to this many octets (grown from small for short responses). */
+const MAX_CHUNK = 64 * 1024;
+const EMPTY_CHUNK = Buffer.alloc(0);
+
+/**
+ * Accumulates response octets: text written straight into buffers as it comes (no long
+ * string is built: flattening a rope of many pieces into octets costs far more than copying
+ * each piece once), big literals kept as the caller's Buffers.
+ */
 export class ResponseWriter {
   private parts: Buffer[] = [];
-  private cur = '';
+  /** Where text goes: `chunk[0, off)` is written and not yet in `parts`. */
+  private chunk: Buffer = EMPTY_CHUNK;
+  private off = 0;
+  private size = 256;
   constructor(readonly opts: SerializeOptions = {}) {}
 
   /** Appends text (latin1: each char one octet; callers pass ASCII). */
   text(s: string): this {
-    this.cur += s;
+    if (this.off + s.length > this.chunk.length) this.grow(s.length);
+    this.off += this.chunk.write(s, this.off, 'latin1');
     return this;
   }
 
   /** Appends octets verbatim. */
   octets(b: Buffer): this {
     if (b.length < 256) {
-      this.cur += b.toString('latin1');
+      if (this.off + b.length > this.chunk.length) this.grow(b.length);
+      this.off += b.copy(this.chunk, this.off);
     } else {
       this.flush();
       this.parts.push(b);
@@ -129,10 +142,19 @@ export class ResponseWriter {
     return this;
   }
 
+  /** A new chunk with room for at least n octets. */
+  private grow(n: number): void {
+    this.flush();
+    this.size = Math.min(this.size * 4, MAX_CHUNK);
+    this.chunk = Buffer.allocUnsafe(Math.max(this.size, n));
+  }
+
+  /** Moves what was written into `parts`; later text continues in the rest of the chunk. */
   private flush(): void {
-    if (this.cur.length > 0) {
-      this.parts.push(Buffer.from(this.cur, 'latin1'));
-      this.cur = '';
+    if (this.off > 0) {
+      this.parts.push(this.chunk.subarray(0, this.off));
+      this.chunk = this.chunk.subarray(this.off);
+      this.off = 0;
     }
   }
 
@@ -151,7 +173,8 @@ export class ResponseWriter {
 
   /**
    * string() of a binary string (each char one octet, as core/mime keeps header text), written
-   * without first copying it into a Buffer.
+   * without first copying it into a Buffer. Every char code must be at most 0xFF (as
+   * Buffer.from(s, 'latin1'), a larger one would be written as its low octet).
    */
   binaryString(s: string): this {
     const n = s.length;
@@ -160,7 +183,7 @@ export class ResponseWriter {
     let high = false;
     for (let i = 0; quoted && i < n; i++) {
       const b = s.charCodeAt(i);
-      if (b === 0 || b === 0x0d || b === 0x0a || b > 0xff) quoted = false;
+      if (b === 0 || b === 0x0d || b === 0x0a) quoted = false;
       else if (b >= 0x80) {
         if (!this.opts.utf8) quoted = false;
         high = true;
@@ -168,16 +191,8 @@ export class ResponseWriter {
     }
     if (quoted && high && !isUtf8(Buffer.from(s, 'latin1'))) quoted = false;
     if (quoted && esc > 8 && esc * 4 > n) quoted = false;
-    if (!quoted) {
-      for (let i = 0; i < n; i++) {
-        if (s.charCodeAt(i) > 0xff) return this.literal(Buffer.from(s, 'latin1'));
-      }
-      this.cur += `{${n}}\r\n`;
-      this.cur += s;
-      return this;
-    }
-    this.cur += esc === 0 ? `"${s}"` : `"${s.replace(/["\\]/g, '\\$&')}"`;
-    return this;
+    if (!quoted) return this.text(`{${n}}\r\n`).text(s);
+    return this.text(esc === 0 ? `"${s}"` : `"${s.replace(/["\\]/g, '\\$&')}"`);
   }
 
   literal(data: Buffer, eight = false): this {

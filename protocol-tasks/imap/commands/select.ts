@@ -20,11 +20,20 @@ export const select: ImapCommandHandler<SelectCommand> = {
     const view = await MailboxView.open(s.store, s.account!.id, folder, readOnly);
     const keywords = new Set<string>();
     let firstUnseen = 0;
-    view.uids.forEach((uid, i) => {
-      const m = view.meta.get(uid)!;
-      for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-      if (!firstUnseen && !m.flags.includes('\\Seen')) firstUnseen = i + 1;
-    });
+    // Messages share flag lists (the store hands out one array per distinct list): each list
+    // is looked at once.
+    const lists = new Set<readonly string[]>();
+    const uids = view.uids;
+    for (let i = 0; i < uids.length; i++) {
+      const flags = view.meta.get(uids[i]!)!.flags;
+      if (lists.has(flags)) {
+        if (firstUnseen) continue;
+      } else {
+        lists.add(flags);
+        for (const f of flags) if (!f.startsWith('\\')) keywords.add(f);
+      }
+      if (!firstUnseen && !flags.includes('\\Seen')) firstUnseen = i + 1;
+    }
     const kw = [...keywords].sort().map((k) => ' ' + k).join('');
     const lines = [
       `FLAGS (${SYSTEM_FLAGS}${kw})`,

@@ -15,6 +15,7 @@ import {
   untagged,
   untaggedBuffers,
   untaggedStatus,
+  ResponseWriter,
   type ImapValue,
 } from '../../../protocol-tasks/imap/codec/serialize.js';
 import { Receiver } from '../../../protocol-tasks/imap/codec/receiver.js';
@@ -123,6 +124,44 @@ describe('serializer: round-trip properties (serialize -> receiver)', () => {
         assert.equal(t.form === 'quoted' ? 'quoted' : 'literal', stringForm(data, { utf8 }));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('binaryString writes a binary string exactly as string() writes its octets', () => {
+    const octets = fc.oneof(noNul, fc.constantFrom(Buffer.from('a"b\\c'), Buffer.from('"'.repeat(30)), Buffer.from('caf\xc3\xa9', 'latin1'), Buffer.from('\xe9t\xe9', 'latin1')));
+    fc.assert(
+      fc.property(octets, fc.boolean(), fc.nat({ max: 3 }), (data, utf8, pieces) => {
+        // Several strings and text in one writer: the writer's buffers carry on across them.
+        const a = new ResponseWriter({ utf8 });
+        const b = new ResponseWriter({ utf8 });
+        for (let i = 0; i <= pieces; i++) {
+          a.text(`* ${i} `).string(data);
+          b.text(`* ${i} `).binaryString(data.toString('latin1'));
+        }
+        assert.deepEqual(b.toBuffer(), a.toBuffer());
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a writer keeps text, octets and big literals in order across its buffers', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.string({ maxLength: 300 }).map((t) => ['t', t] as const), noNul.map((d) => ['o', d] as const)), { maxLength: 60 }), (ops) => {
+        const w = new ResponseWriter();
+        const want: Buffer[] = [];
+        for (const [k, v] of ops) {
+          if (k === 't') {
+            w.text(v);
+            want.push(Buffer.from(v, 'latin1'));
+          } else {
+            w.octets(v);
+            want.push(v);
+          }
+        }
+        assert.deepEqual(Buffer.concat(w.toBuffers()), Buffer.concat(want));
+        assert.deepEqual(w.toBuffers(), [], 'taken out once');
+      }),
+      { numRuns: 300 },
     );
   });
 
