@@ -206,7 +206,7 @@ export async function startOurs(opts: OursOptions): Promise<ServerUnderTest> {
     pop3s: { host: '127.0.0.1', port: pop3s, tls: true },
     notes: [
       opts.entry ? 'the production bundle (scripts/build-task.mjs, as the image runs it)' : 'tsx protocol-tasks/main.ts (as npm start runs it)',
-      'local store (SQLite WAL synchronous=FULL + fsynced blob files and directories)',
+      'local store (SQLite WAL, each commit fdatasynced before it is acknowledged or shown; fsynced blob files and directories)',
       'login hash scrypt ln=14 (bench accounts; default ln=17)',
       `LOG_LEVEL=${env.LOG_LEVEL}`,
     ],
