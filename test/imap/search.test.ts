@@ -110,6 +110,28 @@ const MESSAGES = [
   },
 ];
 
+// BODY matching on decoded text: each message holds its words in another form.
+const DECODE = [
+  // 1: UTF-8 quoted-printable, the word split by a soft line break, a non-ASCII word in capitals
+  crlf(['Subject: d1', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '',
+    'The sample of zanzi=', 'barite is ready. =C3=84RGER =C3=9CBER DIE POST.', '']),
+  // 2: UTF-8 base64
+  crlf(['Subject: d2', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64', '',
+    Buffer.from('Grüße aus der Straße. ZANZIBARITE is rare.\r\n', 'utf8').toString('base64'), '']),
+  // 3: ISO-8859-1, 8-bit octets as they are
+  Buffer.concat([crlf(['Subject: d3', 'Content-Type: text/plain; charset=iso-8859-1', 'Content-Transfer-Encoding: 8bit', '', '']),
+    Buffer.from('Gr\xfc\xdfe, ZanZiBarIte und \xc4rger.\r\n', 'latin1')]),
+  // 4: US-ASCII 7bit in mixed case
+  crlf(['Subject: d4', 'Content-Type: text/plain; charset=us-ascii', '', 'Plain ZaNzIbArItE text.', '']),
+  // 5: the word only in an image attachment (base64) and in the HTML part
+  crlf(['Subject: d5', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', '--b',
+    'Content-Type: text/plain; charset=us-ascii', '', 'Nothing to see.', '--b',
+    'Content-Type: text/html; charset=utf-8', 'Content-Transfer-Encoding: quoted-printable', '', '<p>Tokyo =E6=9D=B1=E4=BA=AC</p>', '--b',
+    'Content-Type: image/png', 'Content-Transfer-Encoding: base64', '', Buffer.from('zanzibarite kelvin').toString('base64'), '--b--', '']),
+  // 6: KELVIN SIGN (folds to "k"), UTF-8 8-bit
+  Buffer.concat([crlf(['Subject: d6', 'Content-Type: text/plain; charset=utf-8', '', '']), Buffer.from('300 \u212aELVIN\r\n', 'utf8')]),
+];
+
 describe('IMAP SEARCH', () => {
   let server: TestServer;
   let storeDir: string;
@@ -153,6 +175,9 @@ describe('IMAP SEARCH', () => {
       raw: crlf(['From: big@example.test', 'Subject: needle in a big header', ...pad, '', 'body', '']),
     });
     await deliverMessage(store, { accountId: acc.id, folderId: big.id, raw: crlf(['Subject: small one', '', 'body', '']) });
+    // Body text in every encoding the matcher treats apart (see DECODE).
+    const dec = await store.createFolder(acc.id, 'Decode');
+    for (const raw of DECODE) await deliverMessage(store, { accountId: acc.id, folderId: dec.id, raw });
     c = await TaggedClient.open(server.ports.imaps!, { select: 'Search' });
   });
 
@@ -209,6 +234,9 @@ describe('IMAP SEARCH', () => {
     assert.deepEqual(await seqs('KEYWORD $important'), [3], 'keywords match case-insensitively');
     assert.deepEqual(await seqs('UNKEYWORD $Important'), [1, 2, 4, 5]);
     assert.deepEqual(await seqs('KEYWORD \\Seen'), [1]);
+    assert.deepEqual(await seqs('UNDELETED UNSEEN'), [2, 3, 5], 'system flags ANDed');
+    assert.deepEqual(await seqs('UNSEEN KEYWORD $IMPORTANT UNDELETED'), [3], 'with a keyword');
+    assert.deepEqual(await uids('FLAGGED ANSWERED UNSEEN'), [3]);
     // This server never sets \Recent (SELECT says 0 RECENT).
     assert.deepEqual(await seqs('RECENT'), []);
     assert.deepEqual(await seqs('NEW'), []);
@@ -341,6 +369,30 @@ describe('IMAP SEARCH', () => {
       assert.deepEqual(searchResult(await b.run('SEARCH SUBJECT small')), [2]);
     } finally {
       b.close();
+    }
+  });
+
+  it('BODY finds words in quoted-printable, base64 and 8-bit charsets, across soft line breaks, in any case', async () => {
+    const d = await TaggedClient.open(server.ports.imaps!, { select: 'Decode' });
+    try {
+      const body = async (value: string) => {
+        const v = Buffer.from(value, 'utf8');
+        const r = await d.run(Buffer.concat([Buffer.from(`SEARCH CHARSET UTF-8 BODY {${v.length}+}\r\n`), v]));
+        assert.equal(r.status, 'OK', r.raw);
+        return searchResult(r);
+      };
+      assert.deepEqual(await body('zanzibarite'), [1, 2, 3, 4], 'soft line break, base64, Latin-1 8-bit, mixed case; not the image');
+      assert.deepEqual(await body('ärger'), [1, 3], 'non-ASCII capitals, in UTF-8 and in Latin-1');
+      assert.deepEqual(await body('ÜBER DIE'), [1]);
+      assert.deepEqual(await body('GRÜßE'), [2, 3]);
+      assert.deepEqual(await body('straße'), [2]);
+      assert.deepEqual(await body('東京'), [5], 'an HTML part is text');
+      assert.deepEqual(await body('kelvin'), [6], 'KELVIN SIGN folds to k; the image is not searched');
+      assert.deepEqual(await body('zanzibarite ready'), []);
+      assert.deepEqual(searchResult(await d.run('SEARCH OR BODY absentword BODY "sample of"')), [1]);
+      assert.deepEqual(searchResult(await d.run('SEARCH BODY zanzibarite NOT BODY rare')), [1, 3, 4], 'two needles in one search');
+    } finally {
+      d.close();
     }
   });
 

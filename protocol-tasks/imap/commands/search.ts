@@ -18,9 +18,12 @@
 // Matching: substrings, case-insensitive (Unicode lower case after NFC), on decoded text:
 // RFC 2047 encoded words in header values, quoted-printable and base64 bodies, and the
 // part's charset. BODY searches the text parts (text/*) and the headers of attached
-// messages; TEXT is BODY plus the message header. Dates ignore time and zone: the internal
-// date is taken in UTC; the sent date as written in the Date header (the internal date when
-// the message has no readable Date header). \Recent is never set by this server (SELECT
+// messages; TEXT is BODY plus the message header. Text parts are matched by TextMatcher
+// (core/mime/match.ts): it answers from the raw octets when that gives the same result as
+// decoding (most US-ASCII and UTF-8 text) and decodes the rest; a message's parts are matched
+// until every needle is found. Dates ignore time and zone: the internal date is taken in
+// UTC; the sent date as written in the Date header (the internal date when the message has
+// no readable Date header). \Recent is never set by this server (SELECT
 // reports 0 RECENT), so RECENT and NEW match nothing and OLD matches everything.
 //
 // No untagged EXPUNGE is sent during a non-UID SEARCH (invariant 4): the search runs on the
@@ -30,8 +33,9 @@
 import { compareImapDates, imapDateToUtcMs } from '../codec/dates.js';
 import type { SearchCommand, SearchKey } from '../codec/commands/types.js';
 import { compressNumbers, intervalsContain, setToIntervals, type Interval } from '../codec/sequence.js';
-import { decodeCharset, decodeHeaderValue, decodeTransferEncoding, decodeUnknown, foldForMatch, parseSentDate } from '../../../core/mime/decode.js';
+import { decodeHeaderValue, foldForMatch, parseSentDate } from '../../../core/mime/decode.js';
 import { fieldName, scanHeaderFields, unfoldValue } from '../../../core/mime/header.js';
+import { TextMatcher, type TextSource } from '../../../core/mime/match.js';
 import type { MimePart } from '../../../core/mime/types.js';
 import type { MessageMeta, Store, StoredMessage } from '../../../core/store/port.js';
 import { bad, ok, type ImapCommandHandler } from '../session.js';
@@ -63,7 +67,7 @@ type Node =
   | { k: 'not'; c: Node; cost: number }
   | { k: 'seq'; iv: Interval[]; cost: number }
   | { k: 'uid'; iv: Interval[]; cost: number }
-  | { k: 'flag'; flag: string; not: boolean; cost: number }
+  | { k: 'flag'; flag: string; exact: string; not: boolean; cost: number }
   | { k: 'idate'; op: 'before' | 'on' | 'since'; day: number; cost: number }
   | { k: 'sdate'; op: 'before' | 'on' | 'since'; date: { year: number; month: number; day: number }; cost: number }
   | { k: 'size'; op: 'larger' | 'smaller'; n: number; cost: number }
@@ -112,7 +116,7 @@ function compile(key: SearchKey, cx: CompileContext): Node {
       return { k: 'uid', iv: setToIntervals(key.set, cx.maxUid), cost: META };
     case 'flag':
       if (key.flag === '\\Recent') return { k: 'const', v: key.not ? T : F, cost: META };
-      return { k: 'flag', flag: key.flag.toLowerCase(), not: key.not, cost: META };
+      return { k: 'flag', flag: key.flag.toLowerCase(), exact: key.flag, not: key.not, cost: META };
     case 'date':
       if (key.field === 'internal') return { k: 'idate', op: key.op, day: Math.floor(imapDateToUtcMs(key.date) / DAY_MS), cost: META };
       return { k: 'sdate', op: key.op, date: key.date, cost: INDEX };
@@ -144,8 +148,8 @@ interface Candidate {
   fields?: Array<[string, string]>;
   /** Decoded, folded values of single fields by lower-cased name (HEADER, FROM, SUBJECT...). */
   fieldValues?: Map<string, string[]>;
-  /** Decoded, folded text of the body parts. */
-  bodyText?: string;
+  /** The BODY/TEXT needles its text parts contain, once they were read (TextMatcher). */
+  bodyHits?: Set<string>;
 }
 
 /** What pass 3 must read for a message (recorded while pass 2 finds keys it cannot decide). */
@@ -185,16 +189,8 @@ class Evaluator {
         return intervalsContain(n.iv, c.idx + 1) ? T : F;
       case 'uid':
         return intervalsContain(n.iv, c.uid) ? T : F;
-      case 'flag': {
-        let has = false;
-        for (const f of c.meta.flags) {
-          if (f.toLowerCase() === n.flag) {
-            has = true;
-            break;
-          }
-        }
-        return has !== n.not ? T : F;
-      }
+      case 'flag':
+        return flagIn(c.meta.flags, n) !== n.not ? T : F;
       case 'idate':
         return compareDay(Math.floor(c.meta.internalDate / DAY_MS), n.day, n.op) ? T : F;
       case 'size':
@@ -223,11 +219,11 @@ class Evaluator {
         return F;
       }
       case 'body': {
-        if (c.bodyText === undefined) {
+        if (c.bodyHits === undefined) {
           needs.body = true;
           return U;
         }
-        return c.bodyText.includes(n.needle) ? T : F;
+        return c.bodyHits.has(n.needle) ? T : F;
       }
       case 'text': {
         const fields = level >= INDEX && c.msg ? this.fields(c) : null;
@@ -236,11 +232,11 @@ class Evaluator {
         } else {
           needs.header = true;
         }
-        if (c.bodyText === undefined) {
+        if (c.bodyHits === undefined) {
           needs.body = true;
           return U;
         }
-        if (c.bodyText.includes(n.needle)) return T;
+        if (c.bodyHits.has(n.needle)) return T;
         return fields ? F : U;
       }
     }
@@ -284,6 +280,122 @@ class Evaluator {
   }
 }
 
+/**
+ * Whether the flags hold the key's flag. The store keeps system flags in their canonical case
+ * (the codec gives them so too), so those are compared as they are; keywords case-insensitively.
+ */
+function flagIn(flags: readonly string[], n: { flag: string; exact: string }): boolean {
+  return n.exact.charCodeAt(0) === 0x5c ? flags.includes(n.exact) : hasFlag(flags, n.flag);
+}
+
+/** Whether the flags hold one (given lower-cased), case-insensitively, without allocating for ASCII. */
+function hasFlag(flags: readonly string[], lower: string): boolean {
+  for (let j = 0; j < flags.length; j++) {
+    const f = flags[j]!;
+    if (f.length !== lower.length) continue;
+    let same = true;
+    for (let i = 0; i < f.length; i++) {
+      let ch = f.charCodeAt(i);
+      if (ch >= 0x41 && ch <= 0x5a) ch |= 0x20;
+      else if (ch >= 0x80) {
+        same = f.toLowerCase() === lower;
+        break;
+      }
+      if (ch !== lower.charCodeAt(i)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+  }
+  return false;
+}
+
+type MetaTest = (m: MessageMeta, idx: number) => boolean;
+
+/**
+ * Criteria that need nothing but the view's metadata (cost META) as one function, so a
+ * search on flags, sizes, dates or sets is a single synchronous pass over the view.
+ */
+function metaTest(n: Node, now: number): MetaTest {
+  switch (n.k) {
+    case 'const': {
+      const v = n.v === T;
+      return () => v;
+    }
+    case 'and': {
+      const cs = n.c.map((x) => metaTest(x, now));
+      if (cs.length === 1) return cs[0]!;
+      return (m, i) => {
+        for (const t of cs) if (!t(m, i)) return false;
+        return true;
+      };
+    }
+    case 'or': {
+      const a = metaTest(n.a, now);
+      const b = metaTest(n.b, now);
+      return (m, i) => a(m, i) || b(m, i);
+    }
+    case 'not': {
+      const t = metaTest(n.c, now);
+      return (m, i) => !t(m, i);
+    }
+    case 'seq': {
+      const iv = n.iv;
+      return (_m, i) => intervalsContain(iv, i + 1);
+    }
+    case 'uid': {
+      const iv = n.iv;
+      return (m) => intervalsContain(iv, m.uid);
+    }
+    case 'flag': {
+      const { exact, not } = n;
+      if (exact.charCodeAt(0) === 0x5c) return (m) => m.flags.includes(exact) !== not;
+      return (m) => flagIn(m.flags, n) !== not;
+    }
+    case 'idate': {
+      const { day, op } = n;
+      return (m) => compareDay(Math.floor(m.internalDate / DAY_MS), day, op);
+    }
+    case 'size': {
+      const size = n.n;
+      return n.op === 'larger' ? (m) => m.size > size : (m) => m.size < size;
+    }
+    case 'modseq': {
+      const ms = n.n;
+      return (m) => m.modseq >= ms;
+    }
+    case 'age': {
+      const ms = n.ms;
+      return n.op === 'older' ? (m) => now - m.internalDate > ms : (m) => now - m.internalDate <= ms;
+    }
+    default:
+      throw new Error(`search key ${n.k} needs more than metadata`);
+  }
+}
+
+/** Criteria that are system-flag keys only (one, or several ANDed): those keys, else null. */
+function systemFlagTests(n: Node): Array<{ exact: string; not: boolean }> | null {
+  const keys = n.k === 'and' ? n.c : [n];
+  const out: Array<{ exact: string; not: boolean }> = [];
+  for (const k of keys) {
+    if (k.k !== 'flag' || k.exact.charCodeAt(0) !== 0x5c) return null;
+    out.push({ exact: k.exact, not: k.not });
+  }
+  return out.length > 0 ? out : null;
+}
+
+/** The BODY and TEXT needles of the criteria. */
+function bodyNeedles(n: Node, out: Set<string>): Set<string> {
+  if (n.k === 'body' || n.k === 'text') out.add(n.needle);
+  else if (n.k === 'and') for (const x of n.c) bodyNeedles(x, out);
+  else if (n.k === 'or') {
+    bodyNeedles(n.a, out);
+    bodyNeedles(n.b, out);
+  } else if (n.k === 'not') bodyNeedles(n.c, out);
+  return out;
+}
+
 function compareDay(day: number, ref: number, op: 'before' | 'on' | 'since'): boolean {
   return op === 'before' ? day < ref : op === 'on' ? day === ref : day >= ref;
 }
@@ -293,14 +405,10 @@ function dayToDate(day: number): { year: number; month: number; day: number } {
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate() };
 }
 
-/** A range of the blob to decode for BODY/TEXT. */
-interface TextRange {
+/** A range of the blob to match for BODY/TEXT, and how to decode it. */
+interface TextRange extends TextSource {
   start: number;
   end: number;
-  /** 'text': a text part's body; 'header': a header block of an attached message; 'raw': undecoded. */
-  kind: 'text' | 'header' | 'raw';
-  encoding: string;
-  charset: string | null;
 }
 
 function collectTextRanges(part: MimePart, out: TextRange[]): void {
@@ -322,6 +430,7 @@ function collectTextRanges(part: MimePart, out: TextRange[]): void {
 
 /** Reads the ranges, merging close ones so a message costs few reads. */
 async function readRanges(store: Store, blobKey: string, ranges: TextRange[]): Promise<Buffer[]> {
+  if (ranges.length === 1) return [await store.blobs.get(blobKey, { start: ranges[0]!.start, end: ranges[0]!.end })];
   const order = ranges.map((r, i) => i).sort((a, b) => ranges[a]!.start - ranges[b]!.start);
   const groups: Array<{ start: number; end: number; members: number[] }> = [];
   for (const i of order) {
@@ -339,21 +448,21 @@ async function readRanges(store: Store, blobKey: string, ranges: TextRange[]): P
     const data = await store.blobs.get(blobKey, { start: g.start, end: g.end });
     for (const i of g.members) {
       const r = ranges[i]!;
-      out[i] = data.subarray(r.start - g.start, r.end - g.start);
+      out[i] = r.start === g.start && r.end === g.end ? data : data.subarray(r.start - g.start, r.end - g.start);
     }
   }
   return out;
 }
 
 /** Pass 3: reads what the message still needs from its blob. */
-async function loadFromBlob(store: Store, c: Candidate, needs: Needs): Promise<void> {
+async function loadFromBlob(store: Store, c: Candidate, needs: Needs, matcher: TextMatcher): Promise<void> {
   const msg = c.msg!;
   const index = msg.index;
   if (needs.header && index.header === null && c.headerBlock === undefined) {
     const data = await store.blobs.get(msg.blobKey, { start: 0, end: index.headerSize });
     c.headerBlock = data.toString('latin1');
   }
-  if (needs.body && c.bodyText === undefined) {
+  if (needs.body && c.bodyHits === undefined) {
     const ranges: TextRange[] = [];
     if (index.truncated) {
       // The structure was capped: search the whole body undecoded rather than miss text.
@@ -362,15 +471,41 @@ async function loadFromBlob(store: Store, c: Candidate, needs: Needs): Promise<v
       collectTextRanges(index.root, ranges);
     }
     const parts = ranges.length ? await readRanges(store, msg.blobKey, ranges) : [];
-    const texts: string[] = [];
-    ranges.forEach((r, i) => {
-      const data = parts[i]!;
-      if (r.kind === 'text') texts.push(decodeCharset(decodeTransferEncoding(data, r.encoding), r.charset));
-      else if (r.kind === 'header') texts.push(decodeHeaderValue(data.toString('latin1')));
-      else texts.push(decodeUnknown(data));
-    });
-    c.bodyText = foldForMatch(texts.join('\n'));
+    c.bodyHits = matcher.match(ranges.map((r, i) => ({ kind: r.kind, encoding: r.encoding, charset: r.charset, data: parts[i]! })));
   }
+}
+
+/**
+ * Criteria needing only the view's metadata. Small functions of their own: the loop is then
+ * compiled on its own, quickly, on the first searches of a process.
+ */
+function searchMeta(metas: ReadonlyMap<number, MessageMeta>, uids: readonly number[], compiled: Compiled, now: number): SearchResult {
+  const flags = systemFlagTests(compiled.root);
+  if (flags !== null) return searchFlags(metas, uids, flags);
+  const test = metaTest(compiled.root, now);
+  const positions: number[] = [];
+  let highestModseq = 0;
+  for (let i = 0; i < uids.length; i++) {
+    const meta = metas.get(uids[i]!);
+    if (meta === undefined || !test(meta, i)) continue;
+    positions.push(i);
+    if (compiled.modseq && meta.modseq > highestModseq) highestModseq = meta.modseq;
+  }
+  return { positions, highestModseq };
+}
+
+/** The commonest searches (UNSEEN, FLAGGED, UNDELETED UNSEEN...): system flags, ANDed. */
+function searchFlags(metas: ReadonlyMap<number, MessageMeta>, uids: readonly number[], flags: Array<{ exact: string; not: boolean }>): SearchResult {
+  const positions: number[] = [];
+  const n = flags.length;
+  for (let i = 0; i < uids.length; i++) {
+    const meta = metas.get(uids[i]!);
+    if (meta === undefined) continue;
+    let k = 0;
+    while (k < n && meta.flags.includes(flags[k]!.exact) !== flags[k]!.not) k++;
+    if (k === n) positions.push(i);
+  }
+  return { positions, highestModseq: 0 };
 }
 
 export interface SearchResult {
@@ -382,11 +517,16 @@ export interface SearchResult {
 
 /** Evaluates the criteria over the view's messages. The view must not change meanwhile. */
 export async function searchView(store: Store, view: MailboxView, criteria: SearchKey): Promise<SearchResult> {
-  const uids = view.uids.slice();
   const now = Date.now();
-  const cx: CompileContext = { exists: uids.length, maxUid: uids.length ? uids[uids.length - 1]! : 0, now, modseq: false };
+  const exists = view.uids.length;
+  const cx: CompileContext = { exists, maxUid: exists ? view.uids[exists - 1]! : 0, now, modseq: false };
   const compiled: Compiled = { root: compile(criteria, cx), modseq: cx.modseq };
+  // Metadata only: one synchronous pass, no store access (and no copy of the UIDs: the view
+  // cannot change while it runs).
+  if (compiled.root.cost === META) return searchMeta(view.meta, view.uids, compiled, now);
+  const uids = view.uids.slice();
   const ev = new Evaluator(now);
+  const matcher = new TextMatcher(bodyNeedles(compiled.root, new Set()));
   const hit = new Uint8Array(uids.length);
   const pending: Candidate[] = [];
 
@@ -425,18 +565,24 @@ export async function searchView(store: Store, view: MailboxView, criteria: Sear
       while (next < needBlob.length) {
         const [c, needs] = needBlob[next++]!;
         try {
-          await loadFromBlob(store, c, needs);
+          await loadFromBlob(store, c, needs, matcher);
         } catch (e) {
           if ((e as { code?: string }).code === 'NOT_FOUND') continue; // blob gone with the message
           throw e;
         }
         if (ev.eval(compiled.root, c, BLOB, { header: false, body: false }) === T) hit[c.idx] = 1;
-        c.bodyText = undefined;
+        c.bodyHits = undefined;
         c.fields = undefined;
         c.fieldValues = undefined;
       }
     };
     await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, needBlob.length) }, worker));
+    // What was read for the batch is dropped with it: kept to the end of the search, every
+    // message's index survived young-generation collections, which then copied it around
+    // (most of a BODY search's garbage-collection time).
+    for (const c of batch) c.msg = undefined;
+    // Small blob reads are synchronous: let other sessions run between batches.
+    if (needBlob.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   const positions: number[] = [];
