@@ -281,6 +281,13 @@ describe('IMAP SEARCH', () => {
     assert.deepEqual(await seqs('HEADER x-tracking ""'), [1, 4], 'an empty string matches every message with the field');
     assert.deepEqual(await seqs('HEADER Message-ID "<m1@example.test>"'), [1]);
     assert.deepEqual(await seqs('HEADER X-Missing ""'), []);
+    // HEADER on the fields whose decoded values the store keeps: the same answers as the keys.
+    assert.deepEqual(await seqs('HEADER SUBJECT hello'), [1]);
+    assert.deepEqual(await seqs('HEADER from "ALICE EXAMPLE"'), [1]);
+    assert.deepEqual(await seqs('HEADER Bcc ""'), [2], 'an empty string matches the messages with the field');
+    // A needle with a line break cannot be decided from the kept values: read from the header.
+    assert.deepEqual(await seqsUtf8('SUBJECT', 'hello\r\nworld'), []);
+    assert.deepEqual(await seqsUtf8('SUBJECT', 'aus münchen'), [2]);
   });
 
   it('BODY and TEXT decode base64 and quoted-printable and search only text parts', async () => {

@@ -6,8 +6,10 @@
 // three-valued logic (true / false / not known yet) in three passes, each only over the
 // messages the previous one left undecided:
 //   1. metadata already in the view: flags, size, internal date, UID, sequence number, modseq;
-//   2. the stored index, read in batches (store.getMessages): header fields (FROM, TO, CC,
-//      BCC, SUBJECT, HEADER) from the stored header block, the sent date from the envelope;
+//   2. the stored index, read in batches (store.getMessages), only the parts the criteria
+//      need: FROM, TO, CC, BCC, SUBJECT (and HEADER on those fields) from the decoded values
+//      the store keeps for them (MessagePart 'search'; else from the header block), other
+//      HEADER fields and TEXT from the stored header block, the sent date from the envelope;
 //   3. the blob, only for BODY and TEXT, and for header keys of messages whose header block
 //      was too big to keep in the index. Only the ranges of the text parts are read (an
 //      attachment is never downloaded to search a text part next to it).
@@ -36,14 +38,17 @@ import { compressNumbers, intervalsContain, setToIntervals, type Interval } from
 import { decodeHeaderValue, foldForMatch, parseSentDate } from '../../../core/mime/decode.js';
 import { fieldName, scanHeaderFields, unfoldValue } from '../../../core/mime/header.js';
 import { TextMatcher, type TextSource } from '../../../core/mime/match.js';
-import type { MimePart } from '../../../core/mime/types.js';
-import type { MessageMeta, Store, StoredMessage } from '../../../core/store/port.js';
+import { isSearchFieldName, matchSearchField, searchFieldValues, type SearchFieldName } from '../../../core/mime/search-fields.js';
+import type { MessageIndex, MimePart } from '../../../core/mime/types.js';
+import type { MessageMeta, MessagePart, MessageParts, Store } from '../../../core/store/port.js';
 import { bad, ok, type ImapCommandHandler } from '../session.js';
 import type { MailboxView } from '../mailbox-view.js';
 
 const DAY_MS = 86_400_000;
 /** UIDs per store.getMessages call in pass 2. */
 const INDEX_BATCH = 250;
+/** The same when only the kept SEARCH values are read (a few hundred octets a message). */
+const SEARCH_VALUES_BATCH = 2000;
 /** Blob reads in flight at once in pass 3. */
 const BLOB_CONCURRENCY = 4;
 /** Text-part ranges closer than this are read as one range. */
@@ -88,6 +93,10 @@ interface CompileContext {
   maxUid: number;
   now: number;
   modseq: boolean;
+  /** The parts of the stored index pass 2 reads (see MessagePart). */
+  parts: Set<MessagePart>;
+  /** With 'search': the fields whose kept values are read. */
+  searchFields: Set<SearchFieldName>;
 }
 
 function compile(key: SearchKey, cx: CompileContext): Node {
@@ -119,6 +128,7 @@ function compile(key: SearchKey, cx: CompileContext): Node {
       return { k: 'flag', flag: key.flag.toLowerCase(), exact: key.flag, not: key.not, cost: META };
     case 'date':
       if (key.field === 'internal') return { k: 'idate', op: key.op, day: Math.floor(imapDateToUtcMs(key.date) / DAY_MS), cost: META };
+      cx.parts.add('structure');
       return { k: 'sdate', op: key.op, date: key.date, cost: INDEX };
     case 'size':
       return { k: 'size', op: key.op, n: key.size, cost: META };
@@ -127,11 +137,21 @@ function compile(key: SearchKey, cx: CompileContext): Node {
       return { k: 'modseq', n: key.modseq, cost: META };
     case 'age':
       return { k: 'age', op: key.op, ms: key.seconds * 1000, cost: META };
-    case 'header':
-      return { k: 'header', field: key.field.toLowerCase(), needle: foldForMatch(key.value), cost: INDEX };
+    case 'header': {
+      const field = key.field.toLowerCase();
+      if (isSearchFieldName(field)) {
+        cx.parts.add('search');
+        cx.searchFields.add(field);
+      } else {
+        cx.parts.add('header');
+      }
+      return { k: 'header', field, needle: foldForMatch(key.value), cost: INDEX };
+    }
     case 'body':
+      cx.parts.add('structure');
       return { k: 'body', needle: foldForMatch(key.value), cost: BLOB };
     case 'text':
+      cx.parts.add('structure').add('header');
       return { k: 'text', needle: foldForMatch(key.value), cost: BLOB };
   }
 }
@@ -141,8 +161,9 @@ interface Candidate {
   idx: number;
   uid: number;
   meta: MessageMeta;
-  msg?: StoredMessage;
-  /** The top-level header block (binary string), from the index or the blob. */
+  /** The parts of the stored index read in pass 2. */
+  msg?: MessageParts;
+  /** The top-level header block (binary string), from the store or the blob, when read in pass 3. */
   headerBlock?: string | null;
   /** Decoded, folded header fields: [lower-cased name, value]. */
   fields?: Array<[string, string]>;
@@ -202,7 +223,7 @@ class Evaluator {
         return (n.op === 'older' ? age > n.ms : age <= n.ms) ? T : F;
       }
       case 'sdate': {
-        if (level < INDEX || !c.msg) return U;
+        if (level < INDEX || !c.msg?.index.envelope) return U;
         const sent = parseSentDate(c.msg.index.envelope.date);
         const d = sent ?? dayToDate(Math.floor(c.meta.internalDate / DAY_MS));
         const cmp = compareImapDates(d, n.date);
@@ -210,6 +231,11 @@ class Evaluator {
       }
       case 'header': {
         if (level < INDEX || !c.msg) return U;
+        const kept = c.msg.search && isSearchFieldName(n.field) ? c.msg.search[n.field] : undefined;
+        if (kept !== undefined) {
+          const hit = matchSearchField(kept, n.needle);
+          if (hit !== null) return hit ? T : F;
+        }
         const values = this.field(c, n.field);
         if (!values) {
           needs.header = true;
@@ -244,23 +270,15 @@ class Evaluator {
 
   /**
    * The decoded values of one field (lower-cased name), or null while the header block is not
-   * available. Only that field is decoded: a message's trace and signature fields (Received,
-   * DKIM-Signature...) are most of its header block and a SUBJECT or FROM key needs none of
-   * them.
+   * available. Only that field is decoded (searchFieldValues).
    */
   private field(c: Candidate, name: string): string[] | null {
     if (c.fields) return c.fields.filter(([n]) => n === name).map(([, v]) => v);
     const cached = c.fieldValues?.get(name);
     if (cached) return cached;
-    const block = c.headerBlock !== undefined ? c.headerBlock : c.msg!.index.header;
+    const block = headerOf(c);
     if (block === null || block === undefined) return null;
-    const out: string[] = [];
-    scanHeaderFields(block, (start, colon, end) => {
-      // The name may carry whitespace before the colon (obsolete syntax), never less than itself.
-      if (colon < 0 || colon - start < name.length) return;
-      if (fieldName(block, start, colon).toLowerCase() !== name) return;
-      out.push(foldForMatch(decodeHeaderValue(unfoldValue(block, colon, end))));
-    });
+    const out = searchFieldValues(block, name);
     (c.fieldValues ??= new Map()).set(name, out);
     return out;
   }
@@ -268,7 +286,7 @@ class Evaluator {
   /** The decoded header fields, or null while the header block is not available. */
   private fields(c: Candidate): Array<[string, string]> | null {
     if (c.fields) return c.fields;
-    const block = c.headerBlock !== undefined ? c.headerBlock : c.msg!.index.header;
+    const block = headerOf(c);
     if (block === null || block === undefined) return null;
     const out: Array<[string, string]> = [];
     scanHeaderFields(block, (start, colon, end) => {
@@ -278,6 +296,11 @@ class Evaluator {
     c.fields = out;
     return out;
   }
+}
+
+/** The header block read so far: a string, null (too big for the index) or undefined (not read). */
+function headerOf(c: Candidate): string | null | undefined {
+  return c.headerBlock !== undefined ? c.headerBlock : c.msg?.index.header;
 }
 
 /**
@@ -454,14 +477,24 @@ async function readRanges(store: Store, blobKey: string, ranges: TextRange[]): P
   return out;
 }
 
-/** Pass 3: reads what the message still needs from its blob. */
-async function loadFromBlob(store: Store, c: Candidate, needs: Needs, matcher: TextMatcher): Promise<void> {
+/** Pass 3: reads what the message still needs from its blob (and the store). */
+async function loadFromBlob(store: Store, view: MailboxView, c: Candidate, needs: Needs, matcher: TextMatcher): Promise<void> {
   const msg = c.msg!;
-  const index = msg.index;
-  if (needs.header && index.header === null && c.headerBlock === undefined) {
-    const data = await store.blobs.get(msg.blobKey, { start: 0, end: index.headerSize });
-    c.headerBlock = data.toString('latin1');
+  const blobKey = c.meta.blobKey;
+  if (needs.header && c.headerBlock === undefined) {
+    let header = msg.index.header;
+    let headerSize = msg.index.headerSize;
+    if (header === undefined) {
+      // Pass 2 read other parts (the kept SEARCH values could not decide): the header now.
+      const [h] = await store.getMessages(view.accountId, view.folder.id, [c.uid], { parts: ['header'] });
+      if (!h) return; // expunged meanwhile
+      header = h.index.header;
+      headerSize = h.index.headerSize;
+    }
+    if (typeof header === 'string') c.headerBlock = header;
+    else if (headerSize !== undefined) c.headerBlock = (await store.blobs.get(blobKey, { start: 0, end: headerSize })).toString('latin1');
   }
+  const index = msg.index as MessageIndex;
   if (needs.body && c.bodyHits === undefined) {
     const ranges: TextRange[] = [];
     if (index.truncated) {
@@ -470,7 +503,7 @@ async function loadFromBlob(store: Store, c: Candidate, needs: Needs, matcher: T
     } else {
       collectTextRanges(index.root, ranges);
     }
-    const parts = ranges.length ? await readRanges(store, msg.blobKey, ranges) : [];
+    const parts = ranges.length ? await readRanges(store, blobKey, ranges) : [];
     c.bodyHits = matcher.match(ranges.map((r, i) => ({ kind: r.kind, encoding: r.encoding, charset: r.charset, data: parts[i]! })));
   }
 }
@@ -519,7 +552,7 @@ export interface SearchResult {
 export async function searchView(store: Store, view: MailboxView, criteria: SearchKey): Promise<SearchResult> {
   const now = Date.now();
   const exists = view.uids.length;
-  const cx: CompileContext = { exists, maxUid: exists ? view.uids[exists - 1]! : 0, now, modseq: false };
+  const cx: CompileContext = { exists, maxUid: exists ? view.uids[exists - 1]! : 0, now, modseq: false, parts: new Set(), searchFields: new Set() };
   const compiled: Compiled = { root: compile(criteria, cx), modseq: cx.modseq };
   // Metadata only: one synchronous pass, no store access (and no copy of the UIDs: the view
   // cannot change while it runs).
@@ -542,12 +575,14 @@ export async function searchView(store: Store, view: MailboxView, criteria: Sear
   }
 
   // Pass 2 (index) and pass 3 (blob), batch by batch so memory stays bounded.
-  for (let b = 0; b < pending.length; b += INDEX_BATCH) {
-    const batch = pending.slice(b, b + INDEX_BATCH);
+  const batchSize = cx.parts.size === 1 && cx.parts.has('search') ? SEARCH_VALUES_BATCH : INDEX_BATCH;
+  for (let b = 0; b < pending.length; b += batchSize) {
+    const batch = pending.slice(b, b + batchSize);
     const stored = await store.getMessages(
       view.accountId,
       view.folder.id,
       batch.map((c) => c.uid),
+      { parts: [...cx.parts], searchFields: [...cx.searchFields] },
     );
     const byUid = new Map(stored.map((m) => [m.uid, m]));
     const needBlob: Array<[Candidate, Needs]> = [];
@@ -565,7 +600,7 @@ export async function searchView(store: Store, view: MailboxView, criteria: Sear
       while (next < needBlob.length) {
         const [c, needs] = needBlob[next++]!;
         try {
-          await loadFromBlob(store, c, needs, matcher);
+          await loadFromBlob(store, view, c, needs, matcher);
         } catch (e) {
           if ((e as { code?: string }).code === 'NOT_FOUND') continue; // blob gone with the message
           throw e;
