@@ -80,6 +80,33 @@ export function resolveTargets(view: MailboxView, set: SequenceSet, uid: boolean
   return out;
 }
 
+/**
+ * resolveTargets as two parallel lists of numbers: a FETCH of a big folder then keeps no
+ * object per message alive for the whole command (objects that live that long are copied by
+ * every young-generation collection until promoted; a list of small integers is not).
+ */
+function resolveTargetList(view: MailboxView, set: SequenceSet, uid: boolean): { seqs: number[]; uids: number[] } | null {
+  const seqs: number[] = [];
+  const uids: number[] = [];
+  if (uid) {
+    for (const [a, b] of uidIndexRanges(set, view.uids)) {
+      for (let i = a; i <= b; i++) {
+        seqs.push(i + 1);
+        uids.push(view.uids[i]!);
+      }
+    }
+    return { seqs, uids };
+  }
+  if (seqSetOutOfRange(set, view.exists)) return null;
+  for (const [a, b] of resolveSeqSet(set, view.exists)) {
+    for (let seq = a; seq <= b; seq++) {
+      seqs.push(seq);
+      uids.push(view.uids[seq - 1]!);
+    }
+  }
+  return { seqs, uids };
+}
+
 /** Store errors a command reports as NO instead of ending the session. */
 export function storeFailure(e: unknown): Done | null {
   if (!(e instanceof StoreError)) return null;
@@ -410,25 +437,28 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
     if (cmd.items.some((i) => i.type === 'MODSEQ')) return bad('MODSEQ needs CONDSTORE, which is not enabled.');
   }
   if (cmd.vanished && !s.enabled.has('QRESYNC')) return bad('VANISHED needs QRESYNC, which is not enabled.');
-  let targets = resolveTargets(view, cmd.set, cmd.uid);
+  const targets = resolveTargetList(view, cmd.set, cmd.uid);
   if (!targets) return bad('Invalid sequence set: no such message.');
+  let { seqs, uids } = targets;
   if (cmd.changedSince !== null) {
     const since = cmd.changedSince;
-    targets = targets.filter((t) => view.meta.get(t.uid)!.modseq > since);
+    const keep = uids.map((u) => view.meta.get(u)!.modseq > since);
+    seqs = seqs.filter((_, k) => keep[k]);
+    uids = uids.filter((_, k) => keep[k]);
   }
+  const count = uids.length;
   const plan = makePlan(cmd, view.readOnly, condstore && cmd.changedSince !== null);
   const out = new FetchOutput(s);
   const reader = new BlobReader(s);
-  let missing = false;
-  let unknownCte = false;
+  const result: WriteResult = { missing: false, unknownCte: false };
 
   // Index reads for the next batch run while the current one is written.
   type IndexResult = { ok: true; map: Map<number, MessageParts> } | { ok: false; error: unknown };
   const liveOf = (from: number): number[] => {
     const out: number[] = [];
-    const end = Math.min(targets!.length, from + BATCH);
+    const end = Math.min(count, from + BATCH);
     for (let k = from; k < end; k++) {
-      const uid = targets![k]!.uid;
+      const uid = uids[k]!;
       if (!view.isExpunged(uid)) out.push(uid);
     }
     return out;
@@ -446,13 +476,13 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
       : null;
   let nextIndex = plan.needIndex ? loadIndex(liveOf(0)) : null;
 
-  for (let i = 0; i < targets.length; i += BATCH) {
+  for (let i = 0; i < count; i += BATCH) {
     if (s.conn.closed) break;
-    const batch = targets.slice(i, i + BATCH);
+    const end = Math.min(count, i + BATCH);
 
     let stored: Map<number, MessageParts> | null = null;
     const loaded = nextIndex ? await nextIndex : null;
-    nextIndex = plan.needIndex && i + BATCH < targets.length ? loadIndex(liveOf(i + BATCH)) : null;
+    nextIndex = plan.needIndex && end < count ? loadIndex(liveOf(end)) : null;
     if (loaded && !loaded.ok) {
       const f = storeFailure(loaded.error);
       if (f) {
@@ -480,37 +510,41 @@ export async function runFetch(s: ImapSession, cmd: FetchCommand): Promise<Done>
     }
 
     if (plan.readsBlob && !plan.sync) {
-      for (const t of batch) {
-        const rec = stored ? stored.get(t.uid) ?? null : null;
-        planReads(reader, plan, view.meta.get(t.uid)!, view.isExpunged(t.uid), plan.needIndex && !rec, rec ? rec.index : null);
+      for (let k = i; k < end; k++) {
+        const uid = uids[k]!;
+        const rec = stored ? stored.get(uid) ?? null : null;
+        planReads(reader, plan, view.meta.get(uid)!, view.isExpunged(uid), plan.needIndex && !rec, rec ? rec.index : null);
       }
     }
 
-    for (const t of batch) {
+    for (let k = i; k < end; ) {
       if (s.conn.closed) break;
-      const meta = view.meta.get(t.uid)!;
-      const gone = view.isExpunged(t.uid);
-      const rec = stored ? stored.get(t.uid) ?? null : null;
-      const unavailable = gone || (plan.needIndex && !rec);
-      let r: WriteResult;
-      // A sync plan reads the blob only for a header block too big to keep in the index.
-      if (plan.sync && (unavailable || !plan.readsBlob || typeof rec?.index.header === 'string')) {
-        r = writeMessageSync(s, out, plan, t, meta, unavailable, rec, newlySeen.has(t.uid));
+      if (plan.sync) {
+        // As many messages as can be written without I/O, in a plain function (an async
+        // function's loop is not optimized while it runs: this one is, within the first call).
         if (out.full) await out.flush();
-      } else {
-        r = await writeMessage(s, out, reader, plan, t, meta, unavailable, rec, newlySeen.has(t.uid));
-        await out.maybeFlush();
+        const done = writeRangeSync(s, out, plan, seqs, uids, k, end, stored, newlySeen, result);
+        if (done > k) {
+          k = done;
+          continue;
+        }
       }
-      if (r.missing) missing = true;
-      if (r.unknownCte) unknownCte = true;
+      const t: Target = { seq: seqs[k]!, uid: uids[k]! };
+      const rec = stored ? stored.get(t.uid) ?? null : null;
+      const unavailable = view.isExpunged(t.uid) || (plan.needIndex && !rec);
+      const r = await writeMessage(s, out, reader, plan, t, view.meta.get(t.uid)!, unavailable, rec, newlySeen.has(t.uid));
+      await out.maybeFlush();
+      if (r.missing) result.missing = true;
+      if (r.unknownCte) result.unknownCte = true;
+      k++;
     }
     // A sync plan's output goes out in large writes (out.full); others' at each batch end.
     if (!plan.sync || out.full) await out.flush();
     reader.clear();
   }
   await out.flush();
-  if (missing) return no('Some messages were expunged by another session; their data is no longer available.', 'EXPUNGEISSUED');
-  if (unknownCte) return no('A part has an unknown Content-Transfer-Encoding; BINARY cannot decode it.', 'UNKNOWN-CTE');
+  if (result.missing) return no('Some messages were expunged by another session; their data is no longer available.', 'EXPUNGEISSUED');
+  if (result.unknownCte) return no('A part has an unknown Content-Transfer-Encoding; BINARY cannot decode it.', 'UNKNOWN-CTE');
   return ok(cmd.uid ? 'UID FETCH completed' : 'FETCH completed');
 }
 
@@ -549,10 +583,10 @@ interface WriteResult {
  * its name, no leading space), '' when it has nothing to write for this message, or null when
  * it needs the blob. Sets r.missing for data that is gone.
  */
-function itemText(s: ImapSession, out: FetchOutput, it: FetchItem, t: Target, meta: MessageMeta, rec: MessageParts | null, r: WriteResult): string | null {
+function itemText(s: ImapSession, out: FetchOutput, it: FetchItem, uid: number, meta: MessageMeta, rec: MessageParts | null, r: WriteResult): string | null {
   switch (it.type) {
     case 'UID':
-      return `UID ${t.uid}`;
+      return `UID ${uid}`;
     case 'FLAGS':
       return out.flagsItem(meta.flags);
     case 'INTERNALDATE':
@@ -583,6 +617,35 @@ function itemText(s: ImapSession, out: FetchOutput, it: FetchItem, t: Target, me
 }
 
 /**
+ * For a sync plan: writes the messages from index `from` on, up to `end`, until one needs the
+ * blob (its header block was too big to keep in the index) or the output is full. Returns the
+ * index of the first message not written.
+ */
+function writeRangeSync(
+  s: ImapSession,
+  out: FetchOutput,
+  plan: Plan,
+  seqs: readonly number[],
+  uids: readonly number[],
+  from: number,
+  end: number,
+  stored: Map<number, MessageParts> | null,
+  newlySeen: ReadonlySet<number>,
+  r: WriteResult,
+): number {
+  const view = s.selected!;
+  let k = from;
+  for (; k < end && !out.full; k++) {
+    const uid = uids[k]!;
+    const rec = stored ? stored.get(uid) ?? null : null;
+    const unavailable = view.isExpunged(uid) || (plan.needIndex && !rec);
+    if (!unavailable && plan.readsBlob && typeof rec?.index.header !== 'string') break;
+    writeMessageSync(s, out, plan, seqs[k]!, uid, view.meta.get(uid)!, unavailable, rec, newlySeen.has(uid), r);
+  }
+  return k;
+}
+
+/**
  * writeMessage for a sync plan (see Plan.sync) when the message's header block, if needed, is
  * in the index: no I/O, one string per response.
  */
@@ -590,19 +653,19 @@ function writeMessageSync(
   s: ImapSession,
   out: FetchOutput,
   plan: Plan,
-  t: Target,
-  metaIn: MessageMeta,
+  seq: number,
+  uid: number,
+  meta: MessageMeta,
   unavailable: boolean,
   rec: MessageParts | null,
   newlySeen: boolean,
-): WriteResult {
-  const r: WriteResult = { missing: false, unknownCte: false };
+  r: WriteResult,
+): void {
   const w = out.writer;
-  const meta = s.selected!.meta.get(t.uid) ?? metaIn;
   let line = '';
   let count = 0;
   for (const it of plan.items) {
-    let text = itemText(s, out, it, t, meta, rec, r);
+    let text = itemText(s, out, it, uid, meta, rec, r);
     if (text === '') continue;
     if (text === null) {
       // A top-level header section (the only other kind in a sync plan).
@@ -615,20 +678,19 @@ function writeMessageSync(
         let data = topHeaderText(sec, header);
         if (sec.partial) data = data.slice(Math.min(data.length, sec.partial.offset), Math.min(data.length, sec.partial.offset + sec.partial.length));
         // The line so far, then the string (quoted or literal, by the codec's rule).
-        w.text(count++ === 0 ? `* ${t.seq} FETCH (${line}${sec.label} ` : `${line} ${sec.label} `);
+        w.text(count++ === 0 ? `* ${seq} FETCH (${line}${sec.label} ` : `${line} ${sec.label} `);
         w.binaryString(data);
         out.added(data.length + line.length);
         line = '';
         continue;
       }
     }
-    line += count++ === 0 ? `* ${t.seq} FETCH (${text}` : ' ' + text;
+    line += count++ === 0 ? `* ${seq} FETCH (${text}` : ' ' + text;
   }
-  if (count === 0) return r;
+  if (count === 0) return;
   if (newlySeen && !plan.hasFlags) line += ' ' + out.flagsItem(meta.flags);
   w.text(line + ')\r\n');
   out.added(line.length + 3);
-  return r;
 }
 
 /**
@@ -668,7 +730,7 @@ async function writeMessage(
       case 'ENVELOPE':
       case 'BODYSTRUCTURE':
       case 'BODY': {
-        const text = itemText(s, out, it, t, meta, rec, result);
+        const text = itemText(s, out, it, t.uid, meta, rec, result);
         if (text) {
           sep();
           w.text(text);

@@ -541,6 +541,56 @@ function searchFlags(metas: ReadonlyMap<number, MessageMeta>, uids: readonly num
   return { positions, highestModseq: 0 };
 }
 
+/**
+ * Pass 1 over the view's metadata (a plain function, so its loop is optimized while it runs,
+ * which an async function's is not): sets the hits, returns the positions still undecided.
+ */
+function passMeta(view: MailboxView, uids: readonly number[], root: Node, ev: Evaluator, hit: Uint8Array): number[] {
+  const pending: number[] = [];
+  const needs: Needs = { header: false, body: false };
+  for (let i = 0; i < uids.length; i++) {
+    const uid = uids[i]!;
+    const meta = view.meta.get(uid);
+    if (!meta) continue;
+    const v = ev.eval(root, { idx: i, uid, meta }, META, needs);
+    if (v === T) hit[i] = 1;
+    else if (v === U) pending.push(i);
+  }
+  return pending;
+}
+
+/**
+ * Pass 2 for one batch: each message decided with the parts read for it; returns those that
+ * need their blob (messages gone from the store meanwhile match nothing that needs content).
+ */
+function passIndex(
+  view: MailboxView,
+  uids: readonly number[],
+  positions: readonly number[],
+  stored: readonly MessageParts[],
+  root: Node,
+  ev: Evaluator,
+  hit: Uint8Array,
+): Array<[Candidate, Needs]> {
+  const needBlob: Array<[Candidate, Needs]> = [];
+  // Both in ascending UID order.
+  let j = 0;
+  for (const i of positions) {
+    const uid = uids[i]!;
+    while (j < stored.length && stored[j]!.uid < uid) j++;
+    const msg = stored[j];
+    if (msg === undefined || msg.uid !== uid) continue;
+    const meta = view.meta.get(uid);
+    if (!meta) continue;
+    const c: Candidate = { idx: i, uid, meta, msg };
+    const needs: Needs = { header: false, body: false };
+    const v = ev.eval(root, c, INDEX, needs);
+    if (v === T) hit[i] = 1;
+    else if (v === U) needBlob.push([c, needs]);
+  }
+  return needBlob;
+}
+
 export interface SearchResult {
   /** 0-based positions in the view, ascending. */
   positions: number[];
@@ -561,40 +611,23 @@ export async function searchView(store: Store, view: MailboxView, criteria: Sear
   const ev = new Evaluator(now);
   const matcher = new TextMatcher(bodyNeedles(compiled.root, new Set()));
   const hit = new Uint8Array(uids.length);
-  const pending: Candidate[] = [];
 
-  // Pass 1: metadata.
-  for (let i = 0; i < uids.length; i++) {
-    const uid = uids[i]!;
-    const meta = view.meta.get(uid);
-    if (!meta) continue;
-    const c: Candidate = { idx: i, uid, meta };
-    const v = ev.eval(compiled.root, c, META, { header: false, body: false });
-    if (v === T) hit[i] = 1;
-    else if (v === U) pending.push(c);
-  }
+  // Pass 1: metadata. The undecided are kept as positions (no object per message lives
+  // through the search); each batch makes its candidates.
+  const pending = passMeta(view, uids, compiled.root, ev, hit);
 
   // Pass 2 (index) and pass 3 (blob), batch by batch so memory stays bounded.
   const batchSize = cx.parts.size === 1 && cx.parts.has('search') ? SEARCH_VALUES_BATCH : INDEX_BATCH;
+  const readOpts = { parts: [...cx.parts], searchFields: [...cx.searchFields] };
   for (let b = 0; b < pending.length; b += batchSize) {
-    const batch = pending.slice(b, b + batchSize);
+    const positions = pending.slice(b, b + batchSize);
     const stored = await store.getMessages(
       view.accountId,
       view.folder.id,
-      batch.map((c) => c.uid),
-      { parts: [...cx.parts], searchFields: [...cx.searchFields] },
+      positions.map((i) => uids[i]!),
+      readOpts,
     );
-    const byUid = new Map(stored.map((m) => [m.uid, m]));
-    const needBlob: Array<[Candidate, Needs]> = [];
-    for (const c of batch) {
-      const msg = byUid.get(c.uid);
-      if (!msg) continue; // expunged meanwhile: matches nothing that needs its content
-      c.msg = msg;
-      const needs: Needs = { header: false, body: false };
-      const v = ev.eval(compiled.root, c, INDEX, needs);
-      if (v === T) hit[c.idx] = 1;
-      else if (v === U) needBlob.push([c, needs]);
-    }
+    const needBlob = passIndex(view, uids, positions, stored, compiled.root, ev, hit);
     let next = 0;
     const worker = async () => {
       while (next < needBlob.length) {
@@ -612,10 +645,9 @@ export async function searchView(store: Store, view: MailboxView, criteria: Sear
       }
     };
     await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, needBlob.length) }, worker));
-    // What was read for the batch is dropped with it: kept to the end of the search, every
-    // message's index survived young-generation collections, which then copied it around
-    // (most of a BODY search's garbage-collection time).
-    for (const c of batch) c.msg = undefined;
+    // What was read for the batch is dropped with it (its candidates are not kept): kept to
+    // the end of the search, every message's index survived young-generation collections,
+    // which then copied it around (most of a BODY search's garbage-collection time).
     // Small blob reads are synchronous: let other sessions run between batches.
     if (needBlob.length > 0) await new Promise<void>((resolve) => setImmediate(resolve));
   }
