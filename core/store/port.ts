@@ -57,11 +57,22 @@ export interface Folder {
   /**
    * Derived, read-only: whether the folder's current name is on the account's subscription
    * list (see Store.listSubscriptions). Subscriptions are kept by name, apart from folders.
+   * Always set by createFolder, listFolders and renameFolder; set by getFolder and
+   * getFolderByName only when asked for ({ subscribed: true }): it can cost the adapter one
+   * more read (AWS), which SELECT, STATUS, APPEND and the journal sync do not need.
    */
-  subscribed: boolean;
+  subscribed?: boolean;
   /** Number of messages present and their total size in octets (kept exact by the adapter). */
   messageCount: number;
   totalSize: number;
+}
+
+/** A folder whose subscription state is known (createFolder, listFolders, renameFolder). */
+export type ListedFolder = Folder & { subscribed: boolean };
+
+export interface FolderReadOptions {
+  /** Also tell whether the folder's name is subscribed (Folder.subscribed). Default false. */
+  subscribed?: boolean;
 }
 
 /** The small per-message record a flags sync reads. */
@@ -228,16 +239,16 @@ export interface Store {
   // ---- folders ----
   /** ALREADY_EXISTS if the name is taken. A new folder always gets a UIDVALIDITY never used before by this account. */
   /** `subscribed: true` also puts the name on the subscription list (same transaction where the adapter can). */
-  createFolder(accountId: string, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Folder>;
-  getFolder(accountId: string, folderId: string): Promise<Folder | null>;
-  getFolderByName(accountId: string, name: string): Promise<Folder | null>;
-  listFolders(accountId: string): Promise<Folder[]>;
+  createFolder(accountId: string, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<ListedFolder>;
+  getFolder(accountId: string, folderId: string, opts?: FolderReadOptions): Promise<Folder | null>;
+  getFolderByName(accountId: string, name: string, opts?: FolderReadOptions): Promise<Folder | null>;
+  listFolders(accountId: string): Promise<ListedFolder[]>;
   /**
    * Moves a folder (keeping its id, UIDVALIDITY and messages) to a new name. If the old name is
    * subscribed, the subscription moves to the new name (same transaction where the adapter can);
    * otherwise the subscription list is left as it is.
    */
-  renameFolder(accountId: string, folderId: string, newName: string): Promise<Folder>;
+  renameFolder(accountId: string, folderId: string, newName: string): Promise<ListedFolder>;
   /** Subscribes or unsubscribes the folder's current name (NONEXISTENT if there is no such folder). */
   setSubscribed(accountId: string, folderId: string, subscribed: boolean): Promise<void>;
   /** Deletes a folder and its messages. Its name stays on the subscription list (RFC 3501 §6.3.6). */

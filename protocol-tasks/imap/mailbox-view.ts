@@ -87,6 +87,15 @@ export class MailboxView {
   /** Reads journal entries newer than this view and folds them in (no output yet). */
   async sync(): Promise<void> {
     if (this.gone) return;
+    // The folder first (one key lookup): gone or recreated ends the view, and a HIGHESTMODSEQ
+    // this view has already reached means there is no journal entry to read.
+    const f = await this.store.getFolder(this.accountId, this.folder.id);
+    if (!f || f.uidValidity !== this.folder.uidValidity) {
+      this.gone = true;
+      return;
+    }
+    this.folder = f;
+    if (f.highestModseq <= this.modseq) return;
     let entries: JournalEntry[];
     for (;;) {
       entries = await this.store.changesSince(this.accountId, this.folder.id, this.modseq, 1000);
@@ -120,9 +129,6 @@ export class MailboxView {
       }
       if (entries.length < 1000) break;
     }
-    const f = await this.store.getFolder(this.accountId, this.folder.id);
-    if (!f || f.uidValidity !== this.folder.uidValidity) this.gone = true;
-    else this.folder = f;
   }
 
   /**

@@ -368,6 +368,29 @@ describe('aws store only: cost of a header-only sync', () => {
   });
 });
 
+describe('aws store only: hot-path reads', () => {
+  it('reads only the folder item for getFolder (1 unit), the name and folder items for getFolderByName (2), one more when subscribed is asked', async () => {
+    const r = await rig();
+    try {
+      const reads = async (fn: () => Promise<unknown>) => {
+        r.meter.reset();
+        await fn();
+        return r.meter.snapshot();
+      };
+      let u = await reads(() => r.store.getFolder(r.acct.id, r.inbox.id));
+      assert.deepEqual([u.readUnits, u.dynamodb], [1, { GetItemCommand: 1 }]);
+      u = await reads(() => r.store.getFolderByName(r.acct.id, 'INBOX'));
+      assert.deepEqual([u.readUnits, u.dynamodb], [2, { GetItemCommand: 2 }]);
+      u = await reads(() => r.store.getFolder(r.acct.id, r.inbox.id, { subscribed: true }));
+      assert.deepEqual(u.dynamodb, { GetItemCommand: 2 });
+      u = await reads(() => r.store.getFolderByName(r.acct.id, 'INBOX', { subscribed: true }));
+      assert.deepEqual(u.dynamodb, { GetItemCommand: 3 });
+    } finally {
+      await r.done();
+    }
+  });
+});
+
 interface ChildResult {
   uid: number;
   modseq: number;

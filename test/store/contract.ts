@@ -52,7 +52,7 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
       await h.cleanup();
     });
 
-    const folder = async (id = inbox.id) => (await store.getFolder(acct.id, id))!;
+    const folder = async (id = inbox.id) => (await store.getFolder(acct.id, id, { subscribed: true }))!;
 
     // ---------------------------------------------------------------- accounts
     describe('accounts', () => {
@@ -155,8 +155,8 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
         assert.equal(sent.subscribed, false);
         const sub = await store.createFolder(acct.id, 'Projects/2024/Q1 Ünïcode');
         assert.equal(sub.name, 'Projects/2024/Q1 Ünïcode');
-        assert.deepEqual(await store.getFolder(acct.id, sent.id), sent);
-        assert.deepEqual(await store.getFolderByName(acct.id, 'Sent'), sent);
+        assert.deepEqual(await store.getFolder(acct.id, sent.id, { subscribed: true }), sent);
+        assert.deepEqual(await store.getFolderByName(acct.id, 'Sent', { subscribed: true }), sent);
         assert.equal(await store.getFolderByName(acct.id, 'sent'), null, 'names other than INBOX are case-sensitive');
         const names = (await store.listFolders(acct.id)).map((f) => f.name).sort();
         assert.deepEqual(names, ['INBOX', 'Projects/2024/Q1 Ünïcode', 'Sent']);
@@ -226,7 +226,7 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
         const f = await store.createFolder(acct.id, 'Nowhere/Deep');
         assert.equal(f.subscribed, true);
         assert.equal((await folder(f.id)).subscribed, true);
-        assert.equal((await store.getFolderByName(acct.id, 'Nowhere/Deep'))?.subscribed, true);
+        assert.equal((await store.getFolderByName(acct.id, 'Nowhere/Deep', { subscribed: true }))?.subscribed, true);
         await store.unsubscribe(acct.id, 'Nowhere/Deep');
         await store.unsubscribe(acct.id, 'Nowhere/Deep'); // idempotent
         await store.unsubscribe(acct.id, 'Never'); // never subscribed
@@ -237,6 +237,26 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
         await rejectsWith(store.subscribe(acct.id, 'a//b'), 'INVALID');
         await rejectsWith(store.subscribe(randomUUID(), 'X'), 'NOT_FOUND');
         assert.deepEqual(await store.listSubscriptions(randomUUID()), []);
+      });
+
+      it('tells subscribed from getFolder and getFolderByName when asked; unasked, it is left out or exact', async () => {
+        const yes = await store.createFolder(acct.id, 'Asked', { subscribed: true });
+        const no = await store.createFolder(acct.id, 'Unasked');
+        for (const [f, want] of [
+          [yes, true],
+          [no, false],
+        ] as const) {
+          assert.equal((await store.getFolder(acct.id, f.id, { subscribed: true }))?.subscribed, want);
+          assert.equal((await store.getFolderByName(acct.id, f.name, { subscribed: true }))?.subscribed, want);
+          for (const plain of [await store.getFolder(acct.id, f.id), await store.getFolderByName(acct.id, f.name)]) {
+            assert.ok(plain);
+            assert.ok(plain.subscribed === undefined || plain.subscribed === want, `${f.name}: ${String(plain.subscribed)}`);
+            const { subscribed: _a, ...rest } = plain;
+            const { subscribed: _b, ...expected } = f;
+            assert.deepEqual(rest, expected);
+          }
+        }
+        assert.equal((await store.listFolders(acct.id)).find((x) => x.id === yes.id)?.subscribed, true);
       });
 
       it('keeps a subscription when its folder is deleted (RFC 3501 §6.3.6)', async () => {

@@ -43,7 +43,9 @@ import {
   type FlagUpdate,
   type FlagUpdateResult,
   type Folder,
+  type FolderReadOptions,
   type JournalEntry,
+  type ListedFolder,
   type JournalKind,
   type MessageMeta,
   type NewAccount,
@@ -209,9 +211,11 @@ function toJournal(it: Item): JournalEntry {
   return e;
 }
 
-/** `subscribed` is derived: whether the folder's name has a subscription item. */
-function toFolder(it: Item, subscribed: boolean): Folder {
-  return {
+/** `subscribed` is derived: whether the folder's name has a subscription item (left out when not read). */
+function toFolder(it: Item, subscribed: boolean): ListedFolder;
+function toFolder(it: Item, subscribed: boolean | undefined): Folder;
+function toFolder(it: Item, subscribed: boolean | undefined): Folder {
+  const f: Folder = {
     accountId: it.a as string,
     id: it.id as string,
     name: it.n as string,
@@ -219,10 +223,11 @@ function toFolder(it: Item, subscribed: boolean): Folder {
     uidNext: it.un as number,
     highestModseq: it.hm as number,
     specialUse: (it.su ?? null) as SpecialUse | null,
-    subscribed,
     messageCount: it.mc as number,
     totalSize: it.ts as number,
   };
+  if (subscribed !== undefined) f.subscribed = subscribed;
+  return f;
 }
 
 function toAccount(it: Item): Account {
@@ -732,7 +737,7 @@ export class AwsStore implements Store {
 
   // ---- folders ----
 
-  async createFolder(accountId: string, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<Folder> {
+  async createFolder(accountId: string, name: string, opts?: { specialUse?: SpecialUse | null; subscribed?: boolean }): Promise<ListedFolder> {
     this.ensureOpen();
     const n = canonicalFolderName(name);
     const specialUse = checkSpecialUse(opts?.specialUse);
@@ -800,13 +805,16 @@ export class AwsStore implements Store {
     return created;
   }
 
-  async getFolder(accountId: string, folderId: string): Promise<Folder | null> {
+  /** One GetItem; with { subscribed: true }, one more of the name's subscription item. */
+  async getFolder(accountId: string, folderId: string, opts?: FolderReadOptions): Promise<Folder | null> {
     this.ensureOpen();
     const it = await this.loadFolder(accountId, folderId);
-    return it === null ? null : toFolder(it, await this.isSubscribed(accountId, it.n as string));
+    if (it === null) return null;
+    return toFolder(it, opts?.subscribed === true ? await this.isSubscribed(accountId, it.n as string) : undefined);
   }
 
-  async getFolderByName(accountId: string, name: string): Promise<Folder | null> {
+  /** Two GetItems (name item, then folder item); with { subscribed: true }, a third in parallel with the second. */
+  async getFolderByName(accountId: string, name: string, opts?: FolderReadOptions): Promise<Folder | null> {
     this.ensureOpen();
     let n: string;
     try {
@@ -820,11 +828,14 @@ export class AwsStore implements Store {
       'folder read',
     );
     if (r.Item === undefined) return null;
-    const [f, subbed] = await Promise.all([this.loadFolder(accountId, r.Item.id as string), this.isSubscribed(accountId, n)]);
+    const [f, subbed] = await Promise.all([
+      this.loadFolder(accountId, r.Item.id as string),
+      opts?.subscribed === true ? this.isSubscribed(accountId, n) : Promise.resolve(undefined),
+    ]);
     return f !== null && f.n === n ? toFolder(f, subbed) : null;
   }
 
-  async listFolders(accountId: string): Promise<Folder[]> {
+  async listFolders(accountId: string): Promise<ListedFolder[]> {
     this.ensureOpen();
     if (!isId(accountId)) return [];
     const [items, subs] = await Promise.all([
@@ -863,7 +874,7 @@ export class AwsStore implements Store {
       .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   }
 
-  async renameFolder(accountId: string, folderId: string, newName: string): Promise<Folder> {
+  async renameFolder(accountId: string, folderId: string, newName: string): Promise<ListedFolder> {
     this.ensureOpen();
     const n = canonicalFolderName(newName);
     return await this.mutex.run([folderId], () =>

@@ -40,6 +40,7 @@ import {
   type FlagUpdate,
   type FlagUpdateResult,
   type Folder,
+  type ListedFolder,
   type JournalEntry,
   type JournalKind,
   type MessageMeta,
@@ -177,7 +178,7 @@ function toAccount(r: AccountRow): Account {
   };
 }
 
-function toFolder(r: FolderRow): Folder {
+function toFolder(r: FolderRow): ListedFolder {
   return {
     accountId: r.account_id,
     id: r.id,
@@ -731,7 +732,7 @@ export class LocalStore implements Store {
     accountId: string,
     name: string,
     opts?: { specialUse?: SpecialUse | null; subscribed?: boolean },
-  ): Promise<Folder> {
+  ): Promise<ListedFolder> {
     const n = canonicalFolderName(name);
     const specialUse = checkSpecialUse(opts?.specialUse);
     const subscribed = opts?.subscribed === true;
@@ -781,13 +782,13 @@ export class LocalStore implements Store {
     return f === undefined ? null : toFolder(f);
   }
 
-  async listFolders(accountId: string): Promise<Folder[]> {
+  async listFolders(accountId: string): Promise<ListedFolder[]> {
     this.ensureOpen();
     if (typeof accountId !== 'string') return [];
     return this.q.folderList.all(accountId).map(toFolder);
   }
 
-  async renameFolder(accountId: string, folderId: string, newName: string): Promise<Folder> {
+  async renameFolder(accountId: string, folderId: string, newName: string): Promise<ListedFolder> {
     const n = canonicalFolderName(newName);
     return await this.write(() => {
       const f = this.folderRow(accountId, folderId);
