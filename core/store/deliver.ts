@@ -3,7 +3,7 @@
 // metadata (one transaction). If the metadata write fails the blob is an orphan that
 // Store.sweepOrphanBlobs collects; no message ever points at a missing blob.
 
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { indexMessage } from '../mime/indexer.js';
 import type { AppendResult, Store } from './port.js';
 
@@ -50,8 +50,15 @@ export function normalizeLineEnds(raw: Buffer): Buffer {
   return out.subarray(0, o);
 }
 
+/**
+ * A new blob's key: the account id, '/', and 8 random bytes in base64url (11 characters).
+ * Short because the AWS adapter keeps the random part on the per-message record that every
+ * flags sync reads (core/store/aws/DESIGN.md, "messages"). 64 random bits are unique within
+ * one account for all practical purposes, and a collision is never silent: every blob store
+ * refuses to put a key that exists (ALREADY_EXISTS), so that delivery fails and is retried.
+ */
 export function newBlobKey(accountId: string): string {
-  return `${accountId}/${randomUUID()}`;
+  return `${accountId}/${randomBytes(8).toString('base64url')}`;
 }
 
 export async function deliverMessage(store: Store, opts: DeliverOptions): Promise<AppendResult> {

@@ -16,6 +16,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { S3ServiceException, type S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { demoMessages } from '../../core/mime/samples.js';
 import { attachMeter, type Meter } from '../../core/store/aws/metering.js';
 import { openAwsStore, type AwsStore, type AwsStoreOptions } from '../../core/store/aws/store.js';
@@ -364,6 +365,97 @@ describe('aws store only: cost of a header-only sync', () => {
       if (!name.endsWith('.ts')) continue;
       const src = await readFile(new URL(name, dir), 'utf8');
       assert.ok(!/\bScan(Command)?\b/.test(src.replace(/'ScanCommand'/g, '')), `${name} mentions a Scan`);
+    }
+  });
+});
+
+describe('aws store only: item layout', () => {
+  it('keeps message records small: short folder id, blob key as its random bytes, flags as a bitmask, empty attributes left out', async () => {
+    const r = await rig();
+    try {
+      const doc = DynamoDBDocumentClient.from(r.store.ddb);
+      assert.match(r.inbox.id, /^[A-Za-z0-9_-]{22}$/);
+      const plain = await deliverTo(r, 'plain');
+      const flagged = await deliverMessage(r.store, { accountId: r.acct.id, folderId: r.inbox.id, raw: rawMessage('flagged'), flags: ['\\Seen', '\\Draft', '$Label1', 'Work'] });
+      const item = async (uid: number) =>
+        (await doc.send(new GetCommand({ TableName: r.store.names.messages, Key: { f: r.inbox.id, u: uid }, ConsistentRead: true }))).Item!;
+      const p = await item(plain.uid);
+      assert.deepEqual(Object.keys(p).sort(), ['b', 'd', 'f', 'ms', 'u', 'z']);
+      assert.ok(p.b instanceof Uint8Array && p.b.length === 8, 'the random part of the blob key, as 8 bytes');
+      const q = await item(flagged.uid);
+      assert.equal(q.fl, 1 | 16);
+      assert.equal(q.kw, '$Label1 Work');
+      const list = await r.store.listMessages(r.acct.id, r.inbox.id);
+      assert.deepEqual(list.map((m) => m.flags), [[], ['$Label1', 'Work', '\\Draft', '\\Seen']]);
+      for (const m of list) {
+        assert.match(m.blobKey, new RegExp(`^${r.acct.id}/[A-Za-z0-9_-]{11}$`));
+        assert.equal((await r.store.blobs.get(m.blobKey)).length, m.size);
+      }
+      // Clearing every flag leaves no flag attribute behind.
+      await r.store.updateFlags(r.acct.id, r.inbox.id, { uids: [flagged.uid], op: 'replace', flags: [] });
+      assert.deepEqual(Object.keys(await item(flagged.uid)).sort(), ['b', 'd', 'f', 'ms', 'u', 'z']);
+      await r.store.updateFlags(r.acct.id, r.inbox.id, { uids: [flagged.uid], op: 'add', flags: ['kw'] });
+      const k = await item(flagged.uid);
+      assert.equal(k.fl, undefined);
+      assert.equal(k.kw, 'kw');
+    } finally {
+      await r.done();
+    }
+  });
+
+  it('reads and rewrites items of the earlier layout: UUID folder id, flags and blob key as strings', async () => {
+    const r = await rig();
+    try {
+      const { store, acct } = r;
+      const doc = DynamoDBDocumentClient.from(store.ddb);
+      const id = randomUUID();
+      await doc.send(new PutCommand({ TableName: store.names.folders, Item: { a: acct.id, s: `F#${id}`, id, n: 'Legacy', uv: 7, un: 1, hm: 0, su: null, mc: 0, ts: 0 } }));
+      await doc.send(new PutCommand({ TableName: store.names.folders, Item: { a: acct.id, s: 'N#Legacy', id } }));
+      const legacy = (await store.getFolderByName(acct.id, 'Legacy'))!;
+      assert.equal(legacy.id, id);
+      const keys: string[] = [];
+      for (const flags of [['\\Seen', 'kw'], []]) {
+        const { raw: _raw, ...n } = await putMessage(store, acct.id, { flags });
+        await store.appendMessage(acct.id, id, n);
+        keys.push(n.blobKey);
+      }
+      // Rewrite both records, and the first journal entry, as the earlier code wrote them.
+      for (const [i, uid] of [1, 2].entries()) {
+        const it = (await doc.send(new GetCommand({ TableName: store.names.messages, Key: { f: id, u: uid }, ConsistentRead: true }))).Item!;
+        const flags = i === 0 ? '\\Seen kw' : '';
+        await doc.send(new PutCommand({ TableName: store.names.messages, Item: { f: id, u: uid, ms: it.ms, fl: flags, d: it.d, z: it.z, b: keys[i] } }));
+      }
+      const j = (await doc.send(new GetCommand({ TableName: store.names.journal, Key: { f: id, m: 1 }, ConsistentRead: true }))).Item!;
+      await doc.send(new PutCommand({ TableName: store.names.journal, Item: { f: id, m: 1, u: 1, k: 'n', fl: '\\Seen kw', exp: j.exp } }));
+
+      let list = await store.listMessages(acct.id, id);
+      assert.deepEqual(list.map((m) => [m.uid, m.flags, m.blobKey]), [
+        [1, ['\\Seen', 'kw'], keys[0]],
+        [2, [], keys[1]],
+      ]);
+      assert.deepEqual((await store.changesSince(acct.id, id, 0)).map((e) => e.flags), [['\\Seen', 'kw'], []]);
+      const { updated } = await store.updateFlags(acct.id, id, { uids: [1, 2], op: 'add', flags: ['\\Flagged'] });
+      assert.deepEqual(updated.map((m) => [m.flags, m.blobKey]), [
+        [['\\Flagged', '\\Seen', 'kw'], keys[0]],
+        [['\\Flagged'], keys[1]],
+      ]);
+      const one = (await doc.send(new GetCommand({ TableName: store.names.messages, Key: { f: id, u: 1 }, ConsistentRead: true }))).Item!;
+      assert.equal(one.fl, 1 | 4);
+      assert.equal(one.kw, 'kw');
+      list = await store.listMessages(acct.id, id);
+      assert.deepEqual(list.map((m) => m.flags), [['\\Flagged', '\\Seen', 'kw'], ['\\Flagged']]);
+      // Copy out of the old folder, expunge everything: the blobs go with their last reference.
+      const { mapping } = await store.copyMessages(acct.id, id, [1, 2], r.inbox.id);
+      assert.deepEqual((await store.listMessages(acct.id, r.inbox.id)).map((m) => [m.flags, m.blobKey]), [
+        [['\\Flagged', '\\Seen', 'kw'], keys[0]],
+        [['\\Flagged'], keys[1]],
+      ]);
+      assert.deepEqual(await store.expunge(acct.id, id, [1, 2]), [1, 2]);
+      await store.expunge(acct.id, r.inbox.id, mapping.map(([, u]) => u));
+      await store.sweepOrphanBlobs(0);
+      for (const k of keys) await rejectsWith(store.blobs.get(k), 'NOT_FOUND');
+    } finally {
+      await r.done();
     }
   });
 });

@@ -13,6 +13,7 @@ import { imapForms } from '../../core/mime/imap-forms.js';
 import { searchFields } from '../../core/mime/search-fields.js';
 import type { MessageIndex } from '../../core/mime/types.js';
 import { defaultProtocolSettings } from '../../core/settings/schema.js';
+import { newBlobKey } from '../../core/store/deliver.js';
 import type { Account, Folder, MessagePart, Store } from '../../core/store/port.js';
 import { deliver, newAccount, putMessage, rawMessage, rejectsWith } from './fixtures.js';
 
@@ -599,6 +600,44 @@ export function storeContract(name: string, open: () => Promise<ContractHandle>)
         const same = await store.copyMessages(acct.id, inbox.id, [u2], inbox.id);
         assert.deepEqual(same.mapping, [[u2, u3 + 1]]);
         await rejectsWith(store.copyMessages(acct.id, inbox.id, [u1], randomUUID()), 'NONEXISTENT');
+      });
+
+      it('gives back every blob key as appended, whatever its form, through copy, move and expunge', async () => {
+        const dst = await store.createFolder(acct.id, 'Keys');
+        const keys = [
+          newBlobKey(acct.id), // what delivery makes
+          `${acct.id}/${randomUUID()}`,
+          `${acct.id}/AAAAAAAAAAA`, // random part all zero bits
+          `${acct.id}/x`,
+          `${acct.id}/a.b_c-d`,
+          `${acct.id}/nested/${randomUUID()}`,
+          `elsewhere/${randomUUID()}`, // another prefix than the account's
+        ];
+        const uids: number[] = [];
+        const raws = new Map<string, Buffer>();
+        for (const [i, key] of keys.entries()) {
+          const { raw, ...n } = await putMessage(store, acct.id, { subject: `key ${i}`, blobKey: key, flags: i % 2 ? ['\\Seen', 'kw'] : [] });
+          raws.set(key, raw);
+          uids.push((await store.appendMessage(acct.id, inbox.id, n)).uid);
+        }
+        const byUid = (list: Array<{ uid: number; blobKey: string }>) => list.map((m) => m.blobKey);
+        assert.deepEqual(byUid(await store.listMessages(acct.id, inbox.id)), keys);
+        assert.deepEqual(byUid(await store.getMessages(acct.id, inbox.id, uids)), keys);
+        for (const [i, uid] of uids.entries()) assert.equal((await store.getMessage(acct.id, inbox.id, uid))?.blobKey, keys[i]);
+        const { updated } = await store.updateFlags(acct.id, inbox.id, { uids, op: 'add', flags: ['\\Flagged'] });
+        assert.deepEqual(byUid(updated), keys);
+        const copied = await store.copyMessages(acct.id, inbox.id, uids, dst.id);
+        assert.deepEqual(byUid(await store.listMessages(acct.id, dst.id)), keys);
+        const moved = await store.moveMessages(acct.id, dst.id, copied.mapping.map(([, u]) => u), inbox.id);
+        assert.deepEqual(byUid(await store.listMessages(acct.id, dst.id)), []);
+        assert.deepEqual(byUid(await store.listMessages(acct.id, inbox.id)), [...keys, ...keys]);
+        // One reference left after expunging the originals: the blobs stay; then none.
+        await store.expunge(acct.id, inbox.id, uids);
+        await store.sweepOrphanBlobs(0);
+        for (const k of keys) assert.deepEqual(await store.blobs.get(k), raws.get(k));
+        await store.expunge(acct.id, inbox.id, moved.mapping.map(([, u]) => u));
+        await store.sweepOrphanBlobs(0);
+        for (const k of keys) await rejectsWith(store.blobs.get(k), 'NOT_FOUND');
       });
 
       it('keeps a shared blob until its last reference is expunged', async () => {

@@ -77,12 +77,14 @@ export interface PutOptions {
   flags?: string[];
   internalDate?: number;
   appendId?: string;
+  /** Default `<accountId>/<uuid>`. */
+  blobKey?: string;
 }
 
 /** Writes the blob (as every delivery path does first) and returns the NewMessage to append. */
 export async function putMessage(store: Store, accountId: string, opts: PutOptions = {}): Promise<NewMessage & { raw: Buffer }> {
   const raw = rawMessage(opts.subject ?? 'test', opts.body);
-  const blobKey = `${accountId}/${randomUUID()}`;
+  const blobKey = opts.blobKey ?? `${accountId}/${randomUUID()}`;
   await store.blobs.put(blobKey, raw);
   const msg: NewMessage & { raw: Buffer } = {
     raw,

@@ -32,7 +32,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   StoreError,
@@ -145,14 +145,22 @@ interface FolderState {
   hm: number;
 }
 
+/**
+ * A `messages` item as written now (DESIGN.md "messages"): every byte counts, since a flags
+ * sync reads them all. Empty attributes are left out.
+ */
 interface MetaItem {
   f: string;
   u: number;
   ms: number;
-  fl: string;
+  /** System flags as a bitmask (SYSTEM_FLAG_BITS); absent when none. */
+  fl?: number;
+  /** Keywords, space-joined; absent when none. */
+  kw?: string;
   d: number;
   z: number;
-  b: string;
+  /** Blob key: the random part alone, as bytes, when it is `<accountId>/<base64url>`; else the key. */
+  b: Uint8Array | string;
 }
 
 interface PendingAppend {
@@ -173,11 +181,80 @@ type Retry = typeof RETRY;
 
 // ---- small codecs ----
 
-function joinFlags(flags: string[]): string {
-  return flags.join(' ');
+/** New folder ids: 16 random bytes, base64url (22 characters). Ids are opaque: older UUIDs stay valid. */
+function newFolderId(): string {
+  return randomBytes(16).toString('base64url');
 }
-function splitFlags(s: unknown): string[] {
-  return typeof s === 'string' && s.length > 0 ? s.split(' ') : [];
+
+/** System flags on message and journal items: one bit each (canonical names, validate.ts). */
+const SYSTEM_FLAG_BITS: ReadonlyArray<readonly [string, number]> = [
+  ['\\Seen', 1],
+  ['\\Answered', 2],
+  ['\\Flagged', 4],
+  ['\\Deleted', 8],
+  ['\\Draft', 16],
+];
+const SYSTEM_FLAG_BIT = new Map(SYSTEM_FLAG_BITS);
+
+/** Canonical flags as item attributes: `fl` bitmask of system flags, `kw` keywords; each only when non-empty. */
+function flagAttrs(flags: string[]): { fl?: number; kw?: string } {
+  let bits = 0;
+  const kw: string[] = [];
+  for (const f of flags) {
+    const bit = SYSTEM_FLAG_BIT.get(f);
+    if (bit !== undefined) bits |= bit;
+    else kw.push(f);
+  }
+  const out: { fl?: number; kw?: string } = {};
+  if (bits !== 0) out.fl = bits;
+  if (kw.length > 0) out.kw = kw.join(' '); // keywords are atoms: no space inside
+  return out;
+}
+
+/** The canonical (sorted) flags of an item; items written before the bitmask hold `fl` as a space-joined string. */
+function itemFlags(it: Item): string[] {
+  if (typeof it.fl === 'string') return it.fl.length > 0 ? it.fl.split(' ') : [];
+  const bits = typeof it.fl === 'number' ? it.fl : 0;
+  const out = typeof it.kw === 'string' && it.kw.length > 0 ? it.kw.split(' ') : [];
+  if (bits === 0) return out;
+  for (const [f, bit] of SYSTEM_FLAG_BITS) if (bits & bit) out.push(f);
+  return out.sort();
+}
+
+/** SET/REMOVE clauses writing canonical flags over whatever form an item holds. */
+function flagUpdate(flags: string[]): { set: string[]; remove: string[]; values: Item } {
+  const a = flagAttrs(flags);
+  const set: string[] = [];
+  const remove: string[] = [];
+  const values: Item = {};
+  if (a.fl !== undefined) {
+    set.push('fl = :fl');
+    values[':fl'] = a.fl;
+  } else remove.push('fl');
+  if (a.kw !== undefined) {
+    set.push('kw = :kw');
+    values[':kw'] = a.kw;
+  } else remove.push('kw');
+  return { set, remove, values };
+}
+
+/**
+ * The `b` attribute of a message item. Keys that deliver.ts makes (`<accountId>/<base64url of
+ * random bytes>`) are stored as the random bytes alone (the account is the caller's, every
+ * message method is given it); any other key as the string.
+ */
+function blobAttr(accountId: string, key: string): Uint8Array | string {
+  const prefix = `${accountId}/`;
+  if (!key.startsWith(prefix)) return key;
+  const token = key.slice(prefix.length);
+  if (token.length === 0 || token.length > 43) return key;
+  const bytes = Buffer.from(token, 'base64url');
+  return bytes.toString('base64url') === token ? new Uint8Array(bytes) : key;
+}
+
+function blobKeyOf(accountId: string, b: unknown): string {
+  if (typeof b === 'string') return b;
+  return `${accountId}/${Buffer.from(b as Uint8Array).toString('base64url')}`;
 }
 
 function encodeIndex(index: object): Uint8Array {
@@ -189,16 +266,20 @@ function decodeIndex(x: unknown): MessageIndex {
   return JSON.parse(inflateRawSync(x as Uint8Array).toString('utf8')) as MessageIndex;
 }
 
-function toMeta(m: Item): MessageMeta {
+function toMeta(accountId: string, m: Item): MessageMeta {
   return {
     folderId: m.f as string,
     uid: m.u as number,
     modseq: m.ms as number,
-    flags: splitFlags(m.fl),
+    flags: itemFlags(m),
     internalDate: m.d as number,
     size: m.z as number,
-    blobKey: m.b as string,
+    blobKey: blobKeyOf(accountId, m.b),
   };
+}
+
+function metaItem(folderId: string, uid: number, modseq: number, flags: string[], internalDate: number, size: number, b: Uint8Array | string): MetaItem {
+  return { f: folderId, u: uid, ms: modseq, ...flagAttrs(flags), d: internalDate, z: size, b };
 }
 
 const KIND_CODE: Record<JournalKind, string> = { new: 'n', flags: 'f', expunge: 'e' };
@@ -207,7 +288,7 @@ const CODE_KIND: Record<string, JournalKind> = { n: 'new', f: 'flags', e: 'expun
 function toJournal(it: Item): JournalEntry {
   const kind = CODE_KIND[it.k as string] ?? 'flags';
   const e: JournalEntry = { folderId: it.f as string, modseq: it.m as number, uid: it.u as number, kind };
-  if (kind !== 'expunge') e.flags = splitFlags(it.fl);
+  if (kind !== 'expunge') e.flags = itemFlags(it);
   return e;
 }
 
@@ -487,7 +568,7 @@ export class AwsStore implements Store {
 
   private journalPut(folderId: string, modseq: number, uid: number, kind: JournalKind, flags: string[] | null, now: number): TxItem {
     const Item: Item = { f: folderId, m: modseq, u: uid, k: KIND_CODE[kind], exp: this.expiry(now, this.retentionMs) };
-    if (flags !== null) Item.fl = joinFlags(flags);
+    if (flags !== null) Object.assign(Item, flagAttrs(flags));
     return { Put: { TableName: this.names.journal, Item } };
   }
 
@@ -542,7 +623,7 @@ export class AwsStore implements Store {
    * Items of a per-folder table (messages or index) for a sorted, de-duplicated UID list: one
    * range Query when that reads fewer bytes than it saves (a Query bills the summed size of
    * the items it reads, rounded once), else BatchGetItem (which bills every item rounded up
-   * to 4 KB). Message records are ~150 bytes, so a Query over a span up to ~25 times the
+   * to 4 KB). Message records are ~50-60 bytes, so a Query over a span up to ~64 times the
    * number wanted is still cheaper; index items are ~1-2 KB compressed, so up to ~2 times.
    */
   private async readByUid(table: string, folderId: string, uids: number[], what: string): Promise<Map<number, Item>> {
@@ -550,7 +631,7 @@ export class AwsStore implements Store {
     if (uids.length === 0) return out;
     const lo = uids[0]!;
     const hi = uids[uids.length - 1]!;
-    const spanFactor = table === this.names.messages ? 24 : 2;
+    const spanFactor = table === this.names.messages ? 64 : 2;
     let items: Item[];
     if (hi - lo + 1 <= uids.length * spanFactor) {
       items = await this.queryAll(
@@ -757,7 +838,7 @@ export class AwsStore implements Store {
       // Per account, only growing, seeded from the clock: never handed out twice in an account.
       const uidValidity = Math.max(last + 1, Math.floor(this.now() / 1000));
       if (uidValidity > MAX_UID) throw new StoreError('UIDVALIDITY space exhausted', 'LIMIT');
-      const id = randomUUID();
+      const id = newFolderId();
       const item: Item = {
         a: accountId,
         s: `F#${id}`,
@@ -1091,7 +1172,10 @@ export class AwsStore implements Store {
       const released: string[] = [];
       for (const chunk of chunked(msgs, () => ({ items: 3, bytes: 0 }), 0)) {
         const refs = new Map<string, number>();
-        for (const m of chunk) refs.set(m.b as string, (refs.get(m.b as string) ?? 0) + 1);
+        for (const m of chunk) {
+          const k = blobKeyOf(accountId, m.b);
+          refs.set(k, (refs.get(k) ?? 0) + 1);
+        }
         const items: TxItem[] = [];
         for (const m of chunk) {
           items.push({
@@ -1322,7 +1406,7 @@ export class AwsStore implements Store {
       batch.forEach((p, i) => {
         const uid = st.uidNext + i;
         const modseq = st.hm + 1 + i;
-        const meta: MetaItem = { f: folderId, u: uid, ms: modseq, fl: joinFlags(p.flags), d: p.internalDate, z: p.size, b: p.blobKey };
+        const meta = metaItem(folderId, uid, modseq, p.flags, p.internalDate, p.size, blobAttr(accountId, p.blobKey));
         items.push({ Put: { TableName: this.names.messages, Item: meta as unknown as Item, ConditionExpression: 'attribute_not_exists(u)' } });
         items.push({ Put: { TableName: this.names.index, Item: { f: folderId, u: uid, x: p.x } } });
         items.push(this.journalPut(folderId, modseq, uid, 'new', p.flags, p.now));
@@ -1408,7 +1492,7 @@ export class AwsStore implements Store {
             'message listing',
           ),
     ]);
-    return items.map(toMeta);
+    return items.map((m) => toMeta(accountId, m));
   }
 
   async getMessage(accountId: string, folderId: string, uid: number): Promise<StoredMessage | null> {
@@ -1439,7 +1523,7 @@ export class AwsStore implements Store {
     const m = got.get(this.names.messages)?.[0];
     const i = got.get(this.names.index)?.[0];
     if (m === undefined || i === undefined) return null;
-    return { ...toMeta(m), index: decodeIndex(i.x) };
+    return { ...toMeta(accountId, m), index: decodeIndex(i.x) };
   }
 
   /** Ascending by UID; missing UIDs are omitted. */
@@ -1455,7 +1539,7 @@ export class AwsStore implements Store {
     for (const uid of list) {
       const m = metas.get(uid);
       const i = idx.get(uid);
-      if (m !== undefined && i !== undefined) out.push({ ...toMeta(m), index: decodeIndex(i.x) });
+      if (m !== undefined && i !== undefined) out.push({ ...toMeta(accountId, m), index: decodeIndex(i.x) });
     }
     return out;
   }
@@ -1486,7 +1570,7 @@ export class AwsStore implements Store {
             modified.push(uid);
             continue;
           }
-          const cur = splitFlags(m.fl);
+          const cur = itemFlags(m);
           const next = applyFlagOp(cur, op, change);
           if (sameFlags(cur, next)) continue;
           if (next.length > this.maxFlags) throw new StoreError(`too many flags (max ${this.maxFlags})`, 'LIMIT');
@@ -1496,13 +1580,14 @@ export class AwsStore implements Store {
           const items: TxItem[] = [this.folderUpdate(st, st.uidNext, st.hm + chunk.length, 0, 0)];
           chunk.forEach(({ m, next }, i) => {
             const ms = st.hm + 1 + i;
+            const fu = flagUpdate(next);
             items.push({
               Update: {
                 TableName: this.names.messages,
                 Key: { f: folderId, u: m.u },
-                UpdateExpression: 'SET fl = :fl, ms = :ms',
+                UpdateExpression: [`SET ${['ms = :ms', ...fu.set].join(', ')}`, ...(fu.remove.length > 0 ? [`REMOVE ${fu.remove.join(', ')}`] : [])].join(' '),
                 ConditionExpression: 'attribute_exists(u)',
-                ExpressionAttributeValues: { ':fl': joinFlags(next), ':ms': ms },
+                ExpressionAttributeValues: { ':ms': ms, ...fu.values },
               },
             });
             items.push(this.journalPut(folderId, ms, m.u as number, 'flags', next, now));
@@ -1514,7 +1599,7 @@ export class AwsStore implements Store {
           }
           chunk.forEach(({ m, next }, i) => {
             done.add(m.u as number);
-            updated.push({ ...toMeta(m), flags: next, modseq: st.hm + 1 + i });
+            updated.push({ ...toMeta(accountId, m), flags: next, modseq: st.hm + 1 + i });
           });
           st.hm += chunk.length;
         }
@@ -1542,7 +1627,8 @@ export class AwsStore implements Store {
           let bytes = 0;
           const items: TxItem[] = [];
           chunk.forEach((m, i) => {
-            refs.set(m.b as string, (refs.get(m.b as string) ?? 0) - 1);
+            const k = blobKeyOf(accountId, m.b);
+            refs.set(k, (refs.get(k) ?? 0) - 1);
             bytes += m.z as number;
             items.push({ Delete: { TableName: this.names.messages, Key: { f: folderId, u: m.u }, ConditionExpression: 'attribute_exists(u)' } });
             items.push({ Delete: { TableName: this.names.index, Key: { f: folderId, u: m.u } } });
@@ -1613,16 +1699,22 @@ export class AwsStore implements Store {
             const ms = dst.hm + 1 + i;
             bytes += m.z as number;
             pairs.push([m.u as number, newUid]);
+            const flags = itemFlags(m);
+            // Same account, so the blob attribute carries over as it is.
+            const copy = metaItem(toId, newUid, ms, flags, m.d as number, m.z as number, m.b as Uint8Array | string);
             items.push({
               Put: {
                 TableName: this.names.messages,
-                Item: { ...m, f: toId, u: newUid, ms },
+                Item: copy as unknown as Item,
                 ConditionExpression: 'attribute_not_exists(u)',
               },
             });
             items.push({ Put: { TableName: this.names.index, Item: { f: toId, u: newUid, x: idx.get(m.u as number)!.x } } });
-            items.push(this.journalPut(toId, ms, newUid, 'new', splitFlags(m.fl), now));
-            if (!move) refs.set(m.b as string, (refs.get(m.b as string) ?? 0) + 1);
+            items.push(this.journalPut(toId, ms, newUid, 'new', flags, now));
+            if (!move) {
+              const k = blobKeyOf(accountId, m.b);
+              refs.set(k, (refs.get(k) ?? 0) + 1);
+            }
           });
           if (move) {
             // The source's modseqs follow the destination's when both are one folder.

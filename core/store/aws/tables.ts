@@ -71,7 +71,9 @@ export const TABLES: Readonly<Record<TableName, TableDef>> = {
     partitionKey: { name: 'f', type: 'S' },
     sortKey: { name: 'u', type: 'N' },
     gsis: [],
-    purpose: 'Per folder (pk folderId), sort key UID: the small record a flags sync reads (flags, modseq, size, date, blob key).',
+    purpose:
+      'Per folder (pk folderId), sort key UID: the small record a flags sync reads (modseq, system flags as a bitmask, ' +
+      'keywords, size, date, blob key as its random bytes), about 56 bytes: a Query bills the summed item sizes.',
   },
   index: {
     logical: 'index',
